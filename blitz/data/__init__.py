@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Storage: the client SQL database (SQLAlchemy) and the server Redis buffer."""
