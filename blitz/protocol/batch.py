@@ -163,7 +163,7 @@ def decode_lines(lines: Sequence[LineLike], payload_bits: int = PAYLOAD_BITS) ->
     hex_ok = np.where(inside, codes < 16, True).all(axis=1)
     valid = hex_ok & (length >= min_chars)
     good = np.flatnonzero(valid)
-    errors = [(int(i), f"line {int(i)}: {_reason(lines[i], min_chars)}") for i in np.flatnonzero(~valid)]
+    errors = [(i, f"line {i}: {_reason(lines[i], min_chars)}") for i in np.flatnonzero(~valid).tolist()]
     nib = codes[good, :min_chars]
     wide = nib[:, :HEADER_HEX_CHARS].astype(np.int64)
     sender = (wide[:, 0] << 4) | wide[:, 1]

@@ -42,12 +42,13 @@ def clean_line(line: LineLike) -> str:
     carriage returns anywhere at the ends.
     """
     if isinstance(line, (bytes, bytearray, memoryview)):
+        data = bytes(line)
         try:
-            line = bytes(line).decode("ascii")
+            line = data.decode("ascii")
         except UnicodeDecodeError as exc:
             raise MessageError(
-                f"expected ASCII hex, got byte 0x{bytes(line)[exc.start]:02x} at "
-                f"position {exc.start} ({_preview(bytes(line).decode('ascii', 'replace'))})"
+                f"expected ASCII hex, got byte 0x{data[exc.start]:02x} at "
+                f"position {exc.start} ({_preview(data.decode('ascii', 'replace'))})"
             ) from None
     if not isinstance(line, str):
         raise MessageError(f"expected a str or bytes line, got {type(line).__name__}")
