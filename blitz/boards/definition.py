@@ -79,7 +79,10 @@ class Variable:
 
     def encode_value(self, value: Number) -> int:
         """Return the raw field bits that decode to `value` (nearest step)."""
-        raw = int(round((value - self.offset) / self.scale))
+        if self.is_raw and isinstance(value, int):
+            raw = value  # exact: wide integers would lose bits through float
+        else:
+            raw = int(round((value - self.offset) / self.scale))
         low = -(1 << (self.width - 1)) if self.signed else 0
         high = (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
         if not low <= raw <= high:
