@@ -6,9 +6,9 @@ Times are integer milliseconds since the Unix epoch, stored as BIGINT.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
-from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text, false
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Table, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -24,6 +24,8 @@ __all__ = [
 
 class Base(DeclarativeBase):
     """Declarative base of every Blitz model; `to_dict` uses the table's columns."""
+
+    __table__: ClassVar[Table]  # every Blitz model maps one plain Table
 
     def to_dict(self) -> dict[str, Any]:
         """Return the row as a plain dict keyed by attribute name (for JSON and export)."""
