@@ -21,7 +21,8 @@ def test_readme_commands_exist_in_the_cli():
     from blitz.cli.main import COMMANDS
 
     readme = (ROOT / "README.md").read_text()
-    used = set(re.findall(r"^\s*blitz ([a-z-]+)", readme, flags=re.MULTILINE))
+    code = "\n".join(re.findall(r"```(?:sh|console)?\n(.*?)```", readme, flags=re.DOTALL))
+    used = set(re.findall(r"(?:^|[\s/])blitz ([a-z][a-z-]*)", code, flags=re.MULTILINE))
     assert used, "README shows no blitz command"
     assert used <= set(COMMANDS), f"README names commands that do not exist: {sorted(used - set(COMMANDS))}"
 
