@@ -38,7 +38,9 @@ from typing import Any, Literal, TypeVar, overload
 
 from redis import ConnectionPool, Redis
 from redis.client import Pipeline
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, WatchError
+from redis.retry import Retry
 
 from blitz.errors import ConfigError, StorageError
 
@@ -146,7 +148,10 @@ class DatabaseServer:
             assert url is not None
             if not url.startswith(_URL_SCHEMES):
                 raise ConfigError(f"Redis url must start with redis://, rediss:// or unix://, got {url!r}")
-            redis = Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0, health_check_interval=30)
+            # One immediate retry replaces a connection Redis dropped; more would
+            # stall the server's reactor while Redis is down.
+            redis = Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0,
+                                   health_check_interval=30, retry=Retry(NoBackoff(), 1))
         self._owns_client = url is not None
         self._redis: Redis = redis
         self._decodes = bool(redis.connection_pool.connection_kwargs.get("decode_responses", False))
@@ -155,8 +160,6 @@ class DatabaseServer:
         self._clock = clock
         self._session_id: int | None = None  # loaded from Redis on first use
         self._latest_seen: dict[int, int] = {}  # session -> length at the last get_latest call
-
-    # -- sessions -----------------------------------------------------------
 
     @property
     def prefix(self) -> str:
@@ -266,8 +269,6 @@ class DatabaseServer:
         self._latest_seen.clear()
         return deleted
 
-    # -- writing ------------------------------------------------------------
-
     def queue(self, message: Line) -> Line | None:
         """Append one line to the running session; None (and a warning) if none runs."""
         session_id = self.session_id
@@ -292,8 +293,6 @@ class DatabaseServer:
         if not messages:
             return int(self._redis.llen(key))
         return int(self._redis.rpush(key, *messages))
-
-    # -- reading ------------------------------------------------------------
 
     def session_exists(self, session_id: int) -> bool:
         """Whether Redis holds session `session_id` (running or stopped)."""
@@ -348,10 +347,8 @@ class DatabaseServer:
 
     @overload
     def read_session(self, session_id: int, offset: int, count: int, raw: Literal[False] = False) -> list[str]: ...
-
     @overload
     def read_session(self, session_id: int, offset: int, count: int, raw: Literal[True]) -> list[bytes]: ...
-
     @overload
     def read_session(self, session_id: int, offset: int, count: int, raw: bool) -> list[str] | list[bytes]: ...
 
@@ -370,16 +367,14 @@ class DatabaseServer:
     def iter_session(
         self, session_id: int, offset: int = 0, chunk_size: int = 5000, raw: Literal[False] = False
     ) -> Iterator[list[str]]: ...
-
     @overload
     def iter_session(
         self, session_id: int, offset: int = 0, chunk_size: int = 5000, *, raw: Literal[True]
     ) -> Iterator[list[bytes]]: ...
-
     @overload
     def iter_session(
-        self, session_id: int, offset: int, chunk_size: int, raw: Literal[True]
-    ) -> Iterator[list[bytes]]: ...
+        self, session_id: int, offset: int, chunk_size: int, raw: bool
+    ) -> Iterator[list[str]] | Iterator[list[bytes]]: ...
 
     def iter_session(
         self, session_id: int, offset: int = 0, chunk_size: int = 5000, raw: bool = False
@@ -403,8 +398,6 @@ class DatabaseServer:
                 return
             offset += len(chunk)
 
-    # -- plumbing -----------------------------------------------------------
-
     def ping(self) -> bool:
         """Whether Redis answers right now; never raises."""
         try:
@@ -414,9 +407,9 @@ class DatabaseServer:
 
     def close(self) -> None:
         """Release the connections this object opened itself (not a client passed in)."""
-        if self._raw_client is not None and self._raw_client is not self._redis:
+        if self._decodes and self._raw_client is not None:
             self._raw_client.close()
-            self._raw_client = None if self._decodes else self._redis
+            self._raw_client = None
         if self._owns_client:
             self._redis.close()
 
