@@ -238,7 +238,7 @@ class EmbeddedRedis:
                 delay_s = min(delay_s * 2, 0.1)
         finally:
             client.close()
-            if self._process.stderr is not None and self._process.poll() is None:
+            if self._process.stderr is not None:  # only start-up errors matter
                 self._process.stderr.close()
 
     def _check_socket_free(self) -> None:
