@@ -40,6 +40,17 @@ ModelT = TypeVar("ModelT", bound=Base)
 CACHE_ROWS_PER_VARIABLE = 50
 
 
+def _reading_columns(time_logged: ArrayLike, category_id: ArrayLike, value: ArrayLike) -> list[Any]:
+    """The checked int64/int64/float64 columns shared by readings and cache rows."""
+    return prepare_columns(
+        {
+            "time_logged": (time_logged, "int64"),
+            "category_id": (category_id, "int32"),
+            "value": (value, "float64"),
+        }
+    )
+
+
 class DatabaseClient:
     """The client's SQL store: SQLite file, ":memory:", or any SQLAlchemy `url` (which wins over `path`).
 
@@ -147,7 +158,8 @@ class DatabaseClient:
         for key in query:
             if key not in columns:
                 raise ValueError(
-                    f"query key {key!r} is not a column of {model.__name__}; expected one of {', '.join(columns.keys())}"
+                    f"query key {key!r} is not a column of {model.__name__}; "
+                    f"expected one of {', '.join(columns.keys())}"
                 )
         statement = select(model).filter_by(**query).order_by(columns["id"])
         with self._orm() as session:
@@ -202,9 +214,7 @@ class DatabaseClient:
         """
         require_int("session_id", session_id)
         require_int("messages", messages, minimum=0)
-        arrays = prepare_columns(
-            {"time_logged": (time_logged, int), "category_id": (category_id, int), "value": (value, float)}
-        )
+        arrays = _reading_columns(time_logged, category_id, value)
         session_column = np.full(len(arrays[0]), session_id, dtype=np.int64)
         with self._core() as conn:
             count = write_rows(
@@ -229,9 +239,7 @@ class DatabaseClient:
 
     def add_cache_bulk(self, time_logged: ArrayLike, category_id: ArrayLike, value: ArrayLike) -> int:
         """Store equal-length columns of live values in one transaction; return the row count."""
-        arrays = prepare_columns(
-            {"time_logged": (time_logged, int), "category_id": (category_id, int), "value": (value, float)}
-        )
+        arrays = _reading_columns(time_logged, category_id, value)
         with self._core() as conn:
             return write_rows(conn, Cache.__table__, ("time_logged", "category_id", "value"), arrays)
 
@@ -255,7 +263,7 @@ class DatabaseClient:
             return list(session.scalars(statement))
 
     def get_cache(self, since: int = 0) -> list[Cache]:
-        """Per variable, its newest 50 cache rows (only `time_logged >= since` when since > 0), newest first."""
+        """Each variable's newest 50 cache rows, newest first; `since` > 0 keeps time_logged >= since."""
         require_int("since", since, minimum=0)
         rank = (
             func.row_number()

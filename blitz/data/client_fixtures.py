@@ -31,7 +31,7 @@ def read_fixture(name: str) -> Any:
     try:
         text = resource.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise StorageError(f"fixture {name!r}: {name}.json is missing from the {FIXTURE_PACKAGE} package") from exc
+        raise StorageError(f"fixture {name!r}: {name}.json is missing from {FIXTURE_PACKAGE}") from exc
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -45,7 +45,9 @@ def _rows(name: str, required: set[str]) -> list[dict[str, Any]]:
         raise StorageError(f"fixture {name}.json: expected a list of objects, got {type(data).__name__}")
     for index, row in enumerate(data):
         if not isinstance(row, dict) or not required <= row.keys():
-            raise StorageError(f"fixture {name}.json item {index}: expected keys {sorted(required)}, got {row!r}")
+            raise StorageError(
+                f"fixture {name}.json item {index}: expected keys {sorted(required)}, got {row!r}"
+            )
     return data
 
 
@@ -53,7 +55,9 @@ def load_fixtures(conn: Connection, testing: bool = False) -> None:
     """Load config defaults, and with `testing` also categories, sessions, readings, cache, notifications."""
     config = read_fixture("config")
     if not isinstance(config, dict):
-        raise StorageError(f"fixture config.json: expected an object of key: value, got {type(config).__name__}")
+        raise StorageError(
+            f"fixture config.json: expected an object of key: value, got {type(config).__name__}"
+        )
     for key, value in config.items():
         write_config(conn, str(key), str(value), do_update=False)
     if not testing:
@@ -77,7 +81,8 @@ def load_fixtures(conn: Connection, testing: bool = False) -> None:
         conn,
         Cache,
         [
-            {"time_logged": r["time_logged"], "category_id": ids[r["variable_name"]], "value": float(r["value"])}
+            {"time_logged": r["time_logged"], "category_id": ids[r["variable_name"]],
+             "value": float(r["value"])}
             for r in cache
         ],
         ("category_id", "time_logged"),

@@ -17,7 +17,13 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, delete, selec
 from blitz.data.models import Session
 from blitz.data.sql_upsert import insert_missing
 
-__all__ = ["SessionInfo", "availability_rule", "parse_session_list", "refresh_availability", "replace_session_list"]
+__all__ = [
+    "SessionInfo",
+    "availability_rule",
+    "parse_session_list",
+    "refresh_availability",
+    "replace_session_list",
+]
 
 _RUNNING = ("None", "none", "null", "")
 

@@ -20,7 +20,10 @@ from blitz.data.models import Category, Config
 __all__ = ["get_or_create_categories", "insert_missing", "validate_names", "write_config"]
 
 # Both return an Insert with on_conflict_do_nothing/do_update, which the base Insert lacks.
-_CONFLICT_DIALECTS: dict[str, Callable[[Table], Any]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_CONFLICT_DIALECTS: dict[str, Callable[[Table], Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
 
 
 def insert_missing(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], key: str) -> None:
@@ -45,10 +48,11 @@ def validate_names(names: Iterable[object]) -> list[str]:
         raise ValueError(f"category names: expected a list of names, got the single string {names!r}")
     distinct: dict[str, None] = {}
     for position, name in enumerate(names):
+        where = f"category name at position {position}"
         if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"category name at position {position}: expected a non-empty string, got {name!r}")
+            raise ValueError(f"{where}: expected a non-empty string, got {name!r}")
         if len(name) > 255:
-            raise ValueError(f"category name at position {position}: expected at most 255 characters, got {len(name)}")
+            raise ValueError(f"{where}: expected at most 255 characters, got {len(name)}")
         distinct[name] = None
     return list(distinct)
 

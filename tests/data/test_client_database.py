@@ -133,7 +133,8 @@ def test_load_fixtures_testing_twice_does_not_duplicate(database_client: Databas
     database_client.load_fixtures(testing=True)
     counts = {model: len(database_client.all(model))
               for model in (Config, Category, Session, Reading, Cache, Notification)}
-    assert counts[Reading] == len(json.loads(resources.files("blitz.fixtures").joinpath("readings.json").read_text()))
+    fixture_readings = resources.files("blitz.fixtures").joinpath("readings.json").read_text("utf-8")
+    assert counts[Reading] == len(json.loads(fixture_readings))
     assert all(counts.values())
     database_client.load_fixtures(testing=True)
     assert {model: len(database_client.all(model)) for model in counts} == counts
@@ -146,7 +147,9 @@ def test_load_fixtures_testing_twice_does_not_duplicate(database_client: Databas
     assert names == {"raw_adc", "motor_value", "set_point"}
 
 
-def test_load_fixtures_from_another_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_fixtures_from_another_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     with DatabaseClient() as db:
         db.load_fixtures(testing=True)

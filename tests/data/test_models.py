@@ -60,7 +60,7 @@ def test_indexes_and_unique_constraints_exist() -> None:
     models.Base.metadata.create_all(engine)
     inspector = inspect(engine)
 
-    def indexed(table: str) -> set[tuple[str, ...]]:
+    def indexed(table: str) -> set[tuple[str | None, ...]]:
         found = {tuple(ix["column_names"]) for ix in inspector.get_indexes(table) if ix["column_names"]}
         found |= {tuple(uc["column_names"]) for uc in inspector.get_unique_constraints(table)}
         return found
