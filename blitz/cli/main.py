@@ -15,6 +15,7 @@ from blitz import __version__
 
 #: command name -> "module:attribute" of its click command.  Add one line per command.
 COMMANDS: dict[str, str] = {
+    "server": "blitz.cli.server:server",
 }
 
 
