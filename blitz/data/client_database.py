@@ -27,8 +27,9 @@ from blitz.data import client_fixtures
 from blitz.data.client_validation import require_int, require_model, require_number
 from blitz.data.client_sessions import parse_session_list, refresh_availability, replace_session_list
 from blitz.data.models import Base, Cache, Category, Config, Notification, Reading, Session
-from blitz.data.sql_bulk import ArrayLike, prepare_columns, write_rows
+from blitz.data.sql_bulk import ArrayLike, prepare_samples, write_rows
 from blitz.data.sql_engine import MEMORY, create_client_engine
+from blitz.data.sql_errors import storage_errors
 from blitz.data.sql_schema import ensure_schema
 from blitz.data.sql_upsert import get_or_create_categories, validate_names, write_config
 from blitz.errors import StorageError
@@ -38,17 +39,6 @@ __all__ = ["CACHE_ROWS_PER_VARIABLE", "DatabaseClient"]
 ModelT = TypeVar("ModelT", bound=Base)
 
 CACHE_ROWS_PER_VARIABLE = 50
-
-
-def _reading_columns(time_logged: ArrayLike, category_id: ArrayLike, value: ArrayLike) -> list[Any]:
-    """The checked int64/int64/float64 columns shared by readings and cache rows."""
-    return prepare_columns(
-        {
-            "time_logged": (time_logged, "int64"),
-            "category_id": (category_id, "int32"),
-            "value": (value, "float64"),
-        }
-    )
 
 
 class DatabaseClient:
@@ -77,7 +67,12 @@ class DatabaseClient:
             threading.RLock() if isinstance(self.engine.pool, StaticPool) else nullcontext()
         )
         self._session_factory = sessionmaker(self.engine, expire_on_commit=False)
-        ensure_schema(self.engine)
+        try:
+            with storage_errors("opening the database", self.engine.url):
+                ensure_schema(self.engine)
+        except BaseException:
+            self.close()
+            raise
 
     # -- lifecycle -------------------------------------------------------
 
@@ -100,17 +95,20 @@ class DatabaseClient:
 
     @contextmanager
     def _orm(self) -> Iterator[OrmSession]:
-        """One ORM session and transaction, committed on success."""
+        """One ORM session and transaction, committed on success; driver errors become StorageError."""
         self._check_open()
-        with self._lock, self._session_factory.begin() as session:
+        with self._errors(), self._lock, self._session_factory.begin() as session:
             yield session
 
     @contextmanager
     def _core(self) -> Iterator[Connection]:
-        """One Core connection and transaction, committed on success."""
+        """One Core connection and transaction, committed on success; driver errors become StorageError."""
         self._check_open()
-        with self._lock, self.engine.begin() as conn:
+        with self._errors(), self._lock, self.engine.begin() as conn:
             yield conn
+
+    def _errors(self) -> AbstractContextManager[None]:
+        return storage_errors("database call", self.engine.url)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -122,7 +120,7 @@ class DatabaseClient:
     def create_tables(self, force_drop: bool = False) -> None:
         """Create missing tables and migrate; `force_drop` first drops every table (all data is lost)."""
         self._check_open()
-        with self._lock:
+        with self._errors(), self._lock:
             ensure_schema(self.engine, force_drop=force_drop)
 
     # -- generic model access -------------------------------------------
@@ -214,7 +212,7 @@ class DatabaseClient:
         """
         require_int("session_id", session_id)
         require_int("messages", messages, minimum=0)
-        arrays = _reading_columns(time_logged, category_id, value)
+        arrays = prepare_samples(time_logged, category_id, value)
         session_column = np.full(len(arrays[0]), session_id, dtype=np.int64)
         with self._core() as conn:
             count = write_rows(
@@ -239,7 +237,7 @@ class DatabaseClient:
 
     def add_cache_bulk(self, time_logged: ArrayLike, category_id: ArrayLike, value: ArrayLike) -> int:
         """Store equal-length columns of live values in one transaction; return the row count."""
-        arrays = _reading_columns(time_logged, category_id, value)
+        arrays = prepare_samples(time_logged, category_id, value)
         with self._core() as conn:
             return write_rows(conn, Cache.__table__, ("time_logged", "category_id", "value"), arrays)
 

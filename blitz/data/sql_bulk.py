@@ -13,7 +13,14 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import BigInteger, Connection, Float, Integer, Table
 
-__all__ = ["ArrayLike", "ColumnKind", "copy_rows", "prepare_columns", "write_rows"]
+__all__ = [
+    "ArrayLike",
+    "ColumnKind",
+    "copy_rows",
+    "prepare_columns",
+    "prepare_samples",
+    "write_rows",
+]
 
 ArrayLike = Union[Sequence[int], Sequence[float], npt.NDArray[Any]]
 
@@ -41,6 +48,19 @@ def prepare_columns(columns: dict[str, tuple[ArrayLike, ColumnKind]]) -> list[np
         described = ", ".join(f"{name}={length}" for name, length in lengths.items())
         raise ValueError(f"bulk insert: expected sequences of equal length, got {described}")
     return arrays
+
+
+def prepare_samples(
+    time_logged: ArrayLike, category_id: ArrayLike, value: ArrayLike
+) -> list[npt.NDArray[Any]]:
+    """The checked time, category id (int32 range) and value columns of readings and cache rows."""
+    return prepare_columns(
+        {
+            "time_logged": (time_logged, "int64"),
+            "category_id": (category_id, "int32"),
+            "value": (value, "float64"),
+        }
+    )
 
 
 def _first(name: str, mask: npt.NDArray[np.bool_], raw: npt.NDArray[Any], expected: str) -> ValueError:

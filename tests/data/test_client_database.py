@@ -108,7 +108,11 @@ def test_notifications_log_handle_and_clear() -> None:
 
 def test_notifications_on_every_backend(database_client: DatabaseClient) -> None:
     note = database_client.log_error("lost board", severity=3)
-    assert database_client.get_by_id(Notification, note.id) is not None
+    other = database_client.log_error("slow download")
+    stored = database_client.get_by_id(Notification, note.id)
+    assert stored is not None and stored.to_dict() == note.to_dict()
+    assert database_client.handle_error(note.id) is True
+    assert [n.id for n in database_client.all(Notification)] == [other.id]
     assert database_client.clear_errors() == 1
 
 
@@ -190,3 +194,21 @@ def test_create_tables_force_drop_empties_the_store(database_client: DatabaseCli
     assert database_client.all(Category) == []
     row = database_client.get_config(SCHEMA_VERSION_KEY)
     assert row is not None and row.value == str(SCHEMA_VERSION)
+
+
+def test_constraint_violations_become_storage_errors(database_client: DatabaseClient) -> None:
+    database_client.add(Category(variable_name="raw_adc"))
+    with pytest.raises(StorageError, match="rejected the data"):
+        database_client.add(Category(variable_name="raw_adc"))
+    database_client.update_session_list([[1, 0, 1, 1]])
+    with pytest.raises(StorageError, match="rejected the data"):
+        database_client.add_many([Session(ref_id=2), Session(ref_id=1)])
+    # The failed transaction left nothing behind.
+    assert [s.ref_id for s in database_client.all(Session)] == [1]
+    assert len(database_client.all(Category)) == 1
+
+
+def test_unreachable_server_is_a_storage_error() -> None:
+    hidden = r"opening the database on postgresql\+psycopg://root:\*\*\*@127.0.0.1:1/x"
+    with pytest.raises(StorageError, match=hidden):
+        DatabaseClient(url="postgresql+psycopg://root:secret@127.0.0.1:1/x")
