@@ -99,6 +99,11 @@ class SimulatedBoard:
         """True while the board has a pty."""
         return self._pty.plugged
 
+    @property
+    def connected(self) -> bool:
+        """True while some process has the port open (noticed within a tick)."""
+        return self._pty.plugged and self._pty.connected
+
     def counters(self) -> FirmwareCounters:
         """Generated, transmitted, overwritten... messages so far (a copy)."""
         return self._host.call(self.firmware.snapshot)
