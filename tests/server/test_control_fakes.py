@@ -241,9 +241,10 @@ class Connection:
     """A ControlProtocol on a StringTransport, with a task.Clock."""
 
     def __init__(self, logger: FakeLogger | Any, config: FakeConfig | None = None,
-                 transport: StringTransport | None = None, **options: Any) -> None:
+                 transport: StringTransport | None = None, clock: task.Clock | None = None,
+                 **options: Any) -> None:
         self.logger = logger
-        self.clock = task.Clock()
+        self.clock = clock or task.Clock()
         self.factory = ControlFactory(logger, config or FakeConfig(), self.clock, **options)
         self.protocol: ControlProtocol = self.factory.buildProtocol(None)
         self.transport = transport or StringTransport()
@@ -266,6 +267,57 @@ class Connection:
         end = data.rfind(b"\n") + 1
         new, self._read = data[self._read:end], max(self._read, end)
         return [line.decode("utf-8") for line in new.split(b"\n")[:-1]]
+
+
+def reactor_turn(clock: task.Clock) -> int:
+    """Run the calls due now, like one reactor iteration: calls they schedule wait a turn.
+
+    (task.Clock.advance(0) would also run calls scheduled with delay 0 while
+    advancing, hiding whether a producer really yields between chunks.)
+    """
+    due = [call for call in clock.getDelayedCalls() if call.getTime() <= clock.seconds()]
+    for call in due:
+        if call.active():
+            clock.calls.remove(call)
+            call.called = 1
+            call.func(*call.args, **call.kw)
+    return len(due)
+
+
+class SlowTransport(StringTransport):
+    """A consumer like a TCP transport: pauses its producer above `limit` unread bytes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.consumed = 0
+        self.paused = False
+        self.max_unread = 0
+
+    @property
+    def unread(self) -> int:
+        return len(self.value()) - self.consumed
+
+    def write(self, data: bytes) -> None:
+        super().write(data)
+        self._after_write()
+
+    def writeSequence(self, data: Any) -> None:
+        super().writeSequence(data)
+        self._after_write()
+
+    def _after_write(self) -> None:
+        self.max_unread = max(self.max_unread, self.unread)
+        if self.unread > self.limit and not self.paused and self.producer is not None:
+            self.paused = True
+            self.producer.pauseProducing()
+
+    def drain(self) -> None:
+        """The client read everything; resume the producer like doWrite does."""
+        self.consumed = len(self.value())
+        if self.paused:
+            self.paused = False
+            self.producer.resumeProducing()
 
 
 CHUNK_SIZES = range(1, 10)
