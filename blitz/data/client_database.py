@@ -261,7 +261,7 @@ class DatabaseClient:
             return list(session.scalars(statement))
 
     def get_cache(self, since: int = 0) -> list[Cache]:
-        """Each variable's newest 50 cache rows, newest first; `since` > 0 keeps time_logged >= since."""
+        """Per variable, its newest 50 cache rows (only `time_logged >= since` when since > 0), newest first."""
         require_int("since", since, minimum=0)
         rank = (
             func.row_number()
