@@ -15,6 +15,17 @@ from blitz import __version__
 
 #: command name -> "module:attribute" of its click command.  Add one line per command.
 COMMANDS: dict[str, str] = {
+    "boards": "blitz.cli.control:boards",
+    "command": "blitz.cli.control:command",
+    "delete": "blitz.cli.sessions:delete",
+    "download": "blitz.cli.sessions:download",
+    "errors": "blitz.cli.notifications:errors",
+    "live": "blitz.cli.live:live",
+    "reset": "blitz.cli.control:reset",
+    "sessions": "blitz.cli.sessions:sessions",
+    "start": "blitz.cli.control:start",
+    "status": "blitz.cli.control:status",
+    "stop": "blitz.cli.control:stop",
     "server": "blitz.cli.server:server",
 }
 
