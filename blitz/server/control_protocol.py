@@ -132,6 +132,10 @@ class ControlProtocol(LineOnlyReceiver):
         self.transport.registerProducer(self, True)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
+        self._shut_down()
+
+    def _shut_down(self) -> None:
+        """Stop everything this connection started; safe to call twice."""
         self._closed = self._closing = True
         self._pending.clear()
         self.gate.cancel()
@@ -156,7 +160,7 @@ class ControlProtocol(LineOnlyReceiver):
         self._pump()
 
     def stopProducing(self) -> None:
-        self.connectionLost(None)
+        self._shut_down()
 
     # -- framing ----------------------------------------------------------
 
