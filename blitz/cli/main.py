@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "status": "blitz.cli.control:status",
     "stop": "blitz.cli.control:stop",
     "server": "blitz.cli.server:server",
+    "simulate": "blitz.cli.simulate:simulate",
 }
 
 
