@@ -15,8 +15,9 @@ import time
 from dataclasses import asdict
 from typing import Any, Callable, Sequence, Union
 
-from blitz.boards import BlitzBasicBoard, Board, MotorBoard
+from blitz.boards import BUILTIN_BOARDS, BlitzBasicBoard, Board, MotorBoard
 from blitz.errors import BoardError
+from blitz.protocol.constants import PAYLOAD_BITS
 from blitz.simulator.firmware import Firmware, FirmwareCounters, TimestampMode
 from blitz.simulator.host import PtyHost
 from blitz.simulator.models import make_model
@@ -32,7 +33,8 @@ def resolve_board(spec: BoardLike) -> Board:
     """A Board from a name (`basic`, `motor`), a hex id (`08`, `0x0c`) or a Board.
 
     An id that is not built in gets the Basic board's layout under that id,
-    so servers can be tested against a board they do not know.
+    so servers can be tested against a board they do not know.  The
+    NetScanner ids (0x0a, 0x0b) are refused: that bridge is not a serial board.
     """
     if isinstance(spec, Board):
         return spec
@@ -50,8 +52,12 @@ def resolve_board(spec: BoardLike) -> Board:
         board_id = int(spec)
     if not 0 <= board_id <= 0xFF:
         raise BoardError(f"board id must be 00-ff, got {spec!r}")
-    for known in BOARD_NAMES.values():
+    for known in BUILTIN_BOARDS:
         if known.id == board_id:
+            if known.payload_bits != PAYLOAD_BITS:
+                raise BoardError(
+                    f"board 0x{board_id:02x} ({known.description}) is not a serial board and cannot be simulated"
+                )
             return known()
     return Board(
         id=board_id,
