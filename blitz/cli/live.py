@@ -30,6 +30,8 @@ def render(view: LiveView, ascii_only: bool = False, trend_width: int = 24) -> s
     status = f"session {session}: {view.lines} lines, {view.readings} readings, {view.cached} cached"
     if view.bad_lines or view.unknown:
         status += f", {view.bad_lines + sum(view.unknown.values())} lines skipped"
+    if view.dropped:
+        status += f", {view.dropped} lines dropped by the server (this client was too slow)"
     body = table(["VARIABLE", "VALUE", "UNIT", "TREND", "COUNT"], rows, right=(1, 4)) if rows else "(no data yet)"
     notes = [f"! {note.text}" for note in view.notes]
     return "\n".join([body, "", status, *notes])
@@ -116,6 +118,7 @@ def _snapshot(view: LiveView) -> dict[str, Any]:
         "readings": view.readings,
         "cached": view.cached,
         "bad_lines": view.bad_lines,
+        "dropped": view.dropped,
         "unknown_boards": {f"{k:02x}": v for k, v in view.unknown.items()},
         "values": [{"name": row.name, "board": row.board_id, "value": row.value, "unit": row.unit,
                     "time_logged": row.time_logged, "count": row.count, "trend": list(row.trend)}

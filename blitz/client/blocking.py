@@ -271,6 +271,18 @@ class Client:
                         conn.unread(lines[index + 1:])
                         break
                 received += len(batch)
+                if final.status == "ERROR" and final.text.split(" ")[0] == "503":
+                    # Redis failed mid-stream: the lines sent are valid; continue after them.
+                    failures += 1
+                    if batch:
+                        position += len(batch)
+                        delivered += len(batch)
+                        yield batch
+                    if failures > self.retries:
+                        raise rp.error_for(final)
+                    if self.backoff_s:
+                        self._sleep(self.backoff_s)
+                    continue
                 result = rp.to_download(final)
                 if result.sent != received:
                     self._drop()

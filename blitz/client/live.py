@@ -16,7 +16,7 @@ import numpy as np
 
 from blitz.boards.chunk import decode_chunk
 from blitz.boards.definition import Board
-from blitz.client.reply_parser import LivePush, NoteInfo, Push
+from blitz.client.reply_parser import LivePush, NoteInfo, OtherPush, Push
 
 
 class CacheStore(Protocol):
@@ -80,6 +80,7 @@ class LiveView:
         self.cached = 0
         self.bad_lines = 0
         self.unknown: dict[int, int] = {}
+        self.dropped = 0  # push lines the server dropped because this client was slow
         self.notes: deque[NoteInfo] = deque(maxlen=5)
 
     def feed(self, pushes: Iterable[Push]) -> int:
@@ -93,6 +94,9 @@ class LiveView:
                 lines.append(push.line)
             elif isinstance(push, NoteInfo):
                 self.notes.append(push)
+            elif isinstance(push, OtherPush) and push.kind == "DROPPED":
+                count = push.text.strip()
+                self.dropped += int(count) if count.isdigit() else 0
         return self.feed_lines(lines)
 
     def feed_lines(self, lines: Sequence[str]) -> int:

@@ -37,6 +37,8 @@ class ScriptedServer:
         self.connections = 0
         #: break the DOWNLOAD connection after this many data lines (once per entry)
         self.break_download_after: list[int] = []
+        #: answer DOWNLOAD with ERROR 503 after this many data lines (once per entry)
+        self.redis_fails_after: list[int] = []
         self.on_command: Optional[Callable[[str], Optional[list[str]]]] = None
         self._live: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -161,6 +163,10 @@ class ScriptedServer:
             return False
         offset = int(parts[2]) if len(parts) > 2 else 0
         lines = session.lines[offset:]
+        if self.redis_fails_after:
+            limit = self.redis_fails_after.pop(0)
+            self._send(sock, ["+" + line for line in lines[:limit]] + ["ERROR 503 Redis is unavailable"])
+            return False
         if self.break_download_after:
             limit = self.break_download_after.pop(0)
             self._send(sock, ["+" + line for line in lines[:limit]])

@@ -182,6 +182,30 @@ def test_download_resumes_after_broken_connections(server: ScriptedServer) -> No
     assert downloads == ["DOWNLOAD 1 0", "DOWNLOAD 1 40", "DOWNLOAD 1 170"]
 
 
+def test_download_continues_after_redis_fails_mid_stream(server: ScriptedServer) -> None:
+    lines = basic_lines(300)
+    session = server.add_session(lines)
+    server.redis_fails_after = [75, 0]
+    got: list[str] = []
+    with client_for(server) as client:
+        result = client.download(session, 0, got.extend, chunk_messages=50)
+    assert got == lines and result == rp.DownloadResult(300, 300)
+    downloads = [c for c in server.received if c.startswith("DOWNLOAD")]
+    assert downloads == ["DOWNLOAD 1 0", "DOWNLOAD 1 75", "DOWNLOAD 1 75"]
+
+
+def test_download_reports_redis_failure_after_retries(server: ScriptedServer) -> None:
+    session = server.add_session(basic_lines(100))
+    server.redis_fails_after = [10, 10, 10]
+    got: list[str] = []
+    with client_for(server, retries=2) as client:
+        with pytest.raises(ServerError) as info:
+            client.download(session, 0, got.extend, chunk_messages=1000)
+        assert info.value.code == 503
+        assert got == basic_lines(100)[:30]  # every valid line was delivered before the error
+        assert client.ping() == "PONG"
+
+
 def test_download_gives_up_after_retries(server: ScriptedServer) -> None:
     session = server.add_session(basic_lines(50))
     server.break_download_after = [1, 1, 1]

@@ -41,6 +41,13 @@ def test_latest_values_trend_and_counts() -> None:
     assert list(view.notes) == [rp.NoteInfo(5, 3, "board 09 lost")]
 
 
+def test_lines_dropped_by_the_server_are_counted() -> None:
+    view = LiveView(BOARDS)
+    view.feed([rp.OtherPush("DROPPED", "17"), *pushes(basic_lines(2)), rp.OtherPush("DROPPED", "3"),
+               rp.OtherPush("SOMETHING", "new")])
+    assert (view.dropped, view.lines) == (20, 2)
+
+
 def test_mixed_boards_are_ordered_by_board_then_payload() -> None:
     view = LiveView(BOARDS)
     view.feed(pushes(mixed_lines(4)))
