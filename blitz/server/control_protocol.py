@@ -67,6 +67,8 @@ def error_line(error: BaseException, command: c.Command | None) -> str | None:
     """The terminal line for an expected Logger error, or None for a bug."""
     verb = command.verb if command is not None else "command"
     if isinstance(error, AlreadyLogging):
+        if error.session_id < 0:  # another client's START has no session number yet
+            return "NACK a session is starting"
         return f"INSESSION {error.session_id}"
     if isinstance(error, NotLogging):
         return "NOSESSION"

@@ -244,3 +244,15 @@ def test_quit_discards_everything_after_it() -> None:
     conn = Connection(logger)
     assert conn.send("QUIT", "START") == ["ACK bye"]
     assert logger.calls == [] and conn.transport.disconnecting
+
+
+def test_start_while_another_start_has_no_number_yet_is_nack() -> None:
+    from twisted.internet.defer import fail
+
+    from blitz.server.interfaces import AlreadyLogging
+
+    class StartingLogger(FakeLogger):
+        def start(self):  # type: ignore[no-untyped-def]
+            return fail(AlreadyLogging(-1))
+
+    assert Connection(StartingLogger()).send("START") == ["NACK a session is starting"]
