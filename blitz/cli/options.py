@@ -34,20 +34,29 @@ class ServerOptions:
     port: int
     token: Optional[str]
     timeout_s: float
+    tls: bool = False
+    tls_ca: Optional[str] = None
 
     def client(self) -> "Client":
         """A blocking client for these options (connects on first use)."""
+        import ssl
+
         from blitz.client.blocking import Client
 
-        return Client(self.host, self.port, token=self.token or None, timeout=self.timeout_s)
+        tls: Any = self.tls
+        if self.tls_ca:
+            tls = ssl.create_default_context(cafile=self.tls_ca)
+        return Client(self.host, self.port, token=self.token or None, timeout=self.timeout_s, tls=tls)
 
 
 def server_options(func: F) -> F:
-    """Add --host, --port, --token and --timeout, passed on as `server: ServerOptions`."""
+    """Add --host, --port, --token, --timeout and --tls, passed on as `server: ServerOptions`."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, host: str, port: int, token: Optional[str], timeout: float, **kwargs: Any) -> Any:
-        return func(*args, server=ServerOptions(host, port, token, timeout), **kwargs)
+    def wrapper(*args: Any, host: str, port: int, token: Optional[str], timeout: float, tls: bool,
+                tls_ca: Optional[str], **kwargs: Any) -> Any:
+        options = ServerOptions(host, port, token, timeout, tls or bool(tls_ca), tls_ca)
+        return func(*args, server=options, **kwargs)
 
     decorators = [
         click.option("--host", envvar="BLITZ_HOST", default="127.0.0.1", show_default=True,
@@ -58,6 +67,11 @@ def server_options(func: F) -> F:
                      help="Token, when the server requires one. Env: BLITZ_TOKEN."),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
                      help="Seconds to wait for the server."),
+        click.option("--tls", is_flag=True, envvar="BLITZ_TLS",
+                     help="Connect with TLS (a server started with --tls-cert). Env: BLITZ_TLS."),
+        click.option("--tls-ca", type=click.Path(exists=True, dir_okay=False), envvar="BLITZ_TLS_CA",
+                     default=None, metavar="FILE",
+                     help="CA or self-signed certificate to trust (implies --tls). Env: BLITZ_TLS_CA."),
     ]
     result: Any = wrapper
     for decorate in reversed(decorators):

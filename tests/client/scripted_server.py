@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,8 +27,9 @@ class FakeSession:
 class ScriptedServer:
     """Answer control commands on 127.0.0.1:<free port> from in-memory state."""
 
-    def __init__(self, token: Optional[str] = None) -> None:
+    def __init__(self, token: Optional[str] = None, tls: Optional[ssl.SSLContext] = None) -> None:
         self.token = token
+        self.tls = tls
         self.sessions: dict[int, FakeSession] = {}
         self.running: Optional[int] = None
         self.next_id = 1
@@ -85,6 +87,12 @@ class ScriptedServer:
             self._threads.append(thread)
 
     def _serve(self, sock: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                sock = self.tls.wrap_socket(sock, server_side=True)
+            except (ssl.SSLError, OSError):
+                sock.close()
+                return
         authed = self.token is None
         buffer = b""
         with sock:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -265,3 +267,18 @@ def test_run_live_counts_pushes(server: ScriptedServer) -> None:
         seen: list[list[rp.Push]] = []
         assert client.run_live(seen.append, seconds=0.5, idle_s=0.05) == 5
         assert sum(len(batch) for batch in seen) == 5
+
+
+def test_tls_with_a_trusted_certificate(self_signed_cert: tuple[Path, Path]) -> None:
+    cert, key = self_signed_cert
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    with ScriptedServer(token="t", tls=server_context) as server:
+        trusted = ssl.create_default_context(cafile=str(cert))
+        with client_for(server, token="t", tls=trusted) as client:
+            assert client.ping() == "PONG" and client.logging() is None
+        assert server.received == ["AUTH t", "PING", "LOGGING"]
+        with client_for(server, tls=True, retries=1) as client, pytest.raises(ConnectionFailed, match="CERTIFICATE"):
+            client.ping()  # self-signed and not trusted: refused
+        with client_for(server, retries=1, timeout=1) as client, pytest.raises(ConnectionFailed):
+            client.ping()  # plain text to a TLS port

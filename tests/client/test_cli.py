@@ -171,3 +171,17 @@ def test_layout_helpers() -> None:
     assert sparkline([0, 1, 2, 3, 4, 5, 6, 7]) == "▁▂▃▄▅▆▇█"
     assert sparkline([5, 5, 5]) == "▁▁▁" and sparkline([]) == ""
     assert sparkline([0.0, 10.0], ascii_only=True) == "_@"
+
+
+def test_tls_options(self_signed_cert: tuple[Path, Path]) -> None:
+    import ssl
+
+    cert, key = self_signed_cert
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with ScriptedServer(tls=context) as server:
+        env = {"BLITZ_PORT": str(server.port), "BLITZ_TOKEN": None}
+        ok = CliRunner().invoke(cli, ["boards", "--tls-ca", str(cert)], env=env)
+        assert ok.exit_code == 0 and "Blitz Basic" in ok.stdout
+        untrusted = CliRunner().invoke(cli, ["boards", "--tls", "--timeout", "2"], env=env)
+        assert untrusted.exit_code == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
