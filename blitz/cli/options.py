@@ -126,6 +126,22 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
+def complete_session_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of session ids from the local SQLite store (never from the network)."""
+    import os
+    import sqlite3
+
+    db = ctx.params.get("db") or os.environ.get("BLITZ_DB", DEFAULT_DB)
+    if "://" in db or not os.path.isfile(db):
+        return []
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            ids = [str(row[0]) for row in conn.execute("SELECT ref_id FROM session ORDER BY ref_id DESC")]
+    except sqlite3.Error:
+        return []
+    return [session_id for session_id in ids if session_id.startswith(incomplete)]
+
+
 def handle_errors(func: F) -> F:
     """Turn a BlitzError into a one-line click error (exit code 1, no traceback)."""
 
@@ -144,6 +160,7 @@ __all__ = [
     "DEFAULT_DB",
     "ServerOptions",
     "boards_option",
+    "complete_session_ids",
     "database_option",
     "handle_errors",
     "json_option",

@@ -12,6 +12,7 @@ from blitz.cli.layout import format_duration, format_time_ms, table
 from blitz.cli.options import (
     ServerOptions,
     boards_option,
+    complete_session_ids,
     database_option,
     handle_errors,
     json_option,
@@ -118,7 +119,8 @@ class ProgressLine:
 
 
 @click.command()
-@click.argument("session_ids", nargs=-1, type=click.IntRange(min=1), metavar="[ID]...")
+@click.argument("session_ids", nargs=-1, type=click.IntRange(min=1), metavar="[ID]...",
+                shell_complete=complete_session_ids)
 @click.option("--all", "all_sessions", is_flag=True, help="Download every finished session not yet stored.")
 @click.option("--chunk", "chunk_messages", type=click.IntRange(min=1), default=5000, show_default=True,
               help="Messages decoded and stored per transaction.")
@@ -205,7 +207,7 @@ def _report_dict(report: DownloadReport) -> dict[str, Any]:
 
 
 @click.command()
-@click.argument("session_id", type=click.IntRange(min=1), metavar="ID")
+@click.argument("session_id", type=click.IntRange(min=1), metavar="ID", shell_complete=complete_session_ids)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--local", "local_only", is_flag=True,
               help="Only drop the local readings (keeps the logger's copy for a new download).")

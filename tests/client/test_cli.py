@@ -185,3 +185,29 @@ def test_tls_options(self_signed_cert: tuple[Path, Path]) -> None:
         assert ok.exit_code == 0 and "Blitz Basic" in ok.stdout
         untrusted = CliRunner().invoke(cli, ["boards", "--tls", "--timeout", "2"], env=env)
         assert untrusted.exit_code == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+
+
+def test_shell_completion_of_commands_and_local_session_ids(server: ScriptedServer, db: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("blitz")  # completion keys on the program name
+    if not script.exists():
+        pytest.skip("the blitz console script is not installed next to this Python")
+    for lines in (basic_lines(2), basic_lines(3), basic_lines(4)):
+        server.add_session(lines)
+    assert run(server, db, "sessions").exit_code == 0
+
+    def complete(words: str, store: Path) -> list[str]:
+        cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+        env = dict(os.environ, _BLITZ_COMPLETE="bash_complete", COMP_WORDS=words, COMP_CWORD=str(cword),
+                   BLITZ_DB=str(store))
+        out = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=30)
+        return [line.split(",", 1)[1] for line in out.stdout.splitlines() if line]
+
+    assert complete("blitz st", db) == ["start", "status", "stop"]
+    assert complete("blitz download ", db) == ["3", "2", "1"]
+    assert complete("blitz delete 2", db) == ["2"]
+    nothing = db.parent / "nothing.db"
+    assert complete("blitz download ", nothing) == [] and not nothing.exists()
