@@ -21,6 +21,11 @@ this and must survive the first real board:
   27 characters arrived; word 4's last nibble is past the buffer and reads
   0.  Otherwise all four words are 0.
 
+* START empties the buffer (buffer and send index back to 0: unsent
+  messages are dropped and counted) and restarts the elapsed clock.  STOP
+  keeps unsent messages, but TRANSMIT answers `66` until the next START
+  drops them, so a server must TRANSMIT before it sends STOP.
+
 Sampling is lazy: samples due since START are computed from the clock on
 every call, in vectorised batches, so 5 kHz boards are cheap and exact.
 Sample j (1-based since START) is taken at START + j / rate; one in every

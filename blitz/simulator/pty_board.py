@@ -7,6 +7,10 @@ has the port open (the master reports a hang-up and reads fail with EIO):
 output is then dropped, as a board's USB serial drops it, and an open can be
 noticed to emulate the Arduino's reset-on-open.
 
+Opens are noticed by probing hung-up masters on every host tick, so the
+emulated reset starts up to one tick (10 ms by default) after the real open;
+bytes a client writes in that gap are lost like those sent to a booting board.
+
 Not thread-safe: a `PtyHost` calls every method from its one thread.
 """
 
