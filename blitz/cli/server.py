@@ -39,6 +39,7 @@ def _flags(options: dict[str, Any]) -> dict[str, Any]:
         "reset_wait_s": options["reset_wait"],
         "baudrate": options["baudrate"],
         "log_level": options["log_level"],
+        "netscanner_host": options["netscanner"],
     }
     return flags
 
@@ -59,6 +60,8 @@ def _flags(options: dict[str, Any]) -> dict[str, Any]:
 @click.option("--no-reset", is_flag=True, help="Refuse the RESET command.")
 @click.option("--reset-wait", type=float, metavar="SECONDS", help="Wait after opening a port [2].")
 @click.option("--baudrate", type=int, help="Serial speed [57600].")
+@click.option("--netscanner", metavar="HOST[:PORT][,HOST[:PORT]]",
+              help="Bridge NetScanner 9116 scanners as boards 0x0A (and 0x0B).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="[info]")
 def server(config_file: str | None, **options: Any) -> None:
     """Log every expansion board to Redis and serve the control protocol.

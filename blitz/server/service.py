@@ -152,16 +152,38 @@ def make_service(
     return service
 
 
+def parse_netscanner_hosts(value: str) -> list[tuple[int, str, int]]:
+    """`host[:port][,host[:port]]` -> [(board id, host, port)]: 0x0A, then 0x0B."""
+    from blitz.errors import ConfigError
+    from blitz.server.netscanner_codec import NETSCANNER_PORT
+
+    entries = [part.strip() for part in value.split(",") if part.strip()]
+    if not 1 <= len(entries) <= 2:
+        raise ConfigError(f"netscanner_host: expected one or two 'host[:port]' entries, got {value!r}")
+    bridges = []
+    for board_id, entry in zip((0x0A, 0x0B), entries):
+        host, _, port_text = entry.partition(":")
+        try:
+            port = int(port_text) if port_text else NETSCANNER_PORT
+        except ValueError:
+            raise ConfigError(f"netscanner_host: expected a port number in {entry!r}") from None
+        if not host or not 0 < port < 65536:
+            raise ConfigError(f"netscanner_host: expected 'host[:port]', got {entry!r}")
+        bridges.append((board_id, host, port))
+    return bridges
+
+
 def _add_netscanner(service: BlitzService, logger: BlitzLogger, config: ServerConfig, reactor: Any) -> None:
-    """Bridge a NetScanner 9116 as boards 0x0A and 0x0B."""
+    """Bridge one or two NetScanner 9116s as boards 0x0A and 0x0B."""
     from blitz.server.netscanner import netscanner_service
 
     assert config.netscanner_host is not None
-    bridge = netscanner_service(
-        reactor, config.netscanner_host, 0x0A, logger.external_line,
-        lambda text, severity: logger.notify(severity, text), logger.session_ms,
-    )
-    bridge.setServiceParent(service)
+    for board_id, host, port in parse_netscanner_hosts(config.netscanner_host):
+        bridge = netscanner_service(
+            reactor, host, board_id, logger.external_line,
+            lambda text, severity: logger.notify(severity, text), logger.session_ms, port=port,
+        )
+        bridge.setServiceParent(service)
 
 
 def _safe_url(redis: Redis) -> str:
