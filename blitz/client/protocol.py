@@ -82,7 +82,7 @@ class BlitzClientProtocol(LineOnlyReceiver):
             reply = self._assembler.feed(line.decode("utf-8", "replace"))
         except BadReply:
             self._fail_all(Failure())
-            self.transport.loseConnection()
+            self._disconnect()
             return
         if reply is None:
             return
@@ -94,7 +94,12 @@ class BlitzClientProtocol(LineOnlyReceiver):
 
     def lineLengthExceeded(self, line: bytes) -> None:
         self._fail_all(Failure(BadReply(f"expected lines under {self.MAX_LENGTH} bytes, got a longer one")))
-        self.transport.loseConnection()
+        self._disconnect()
+
+    def _disconnect(self) -> None:
+        transport: Any = self.transport
+        if transport is not None:
+            transport.loseConnection()
 
     def connectionLost(self, reason: Failure = Failure(ConnectionFailed("connection lost"))) -> None:
         self._closed = reason
