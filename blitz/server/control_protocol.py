@@ -157,6 +157,8 @@ class ControlProtocol(LineOnlyReceiver):
     def resumeProducing(self) -> None:
         self._write_paused = False
         self.live.resume()
+        if self._write_paused:  # flushing the LIVE backlog filled the buffer again
+            return
         if self.download is not None:
             self.download.resume()
         self._pump()
@@ -298,6 +300,7 @@ class ControlProtocol(LineOnlyReceiver):
     def _do_quit(self, command: c.Quit) -> Terminal:
         self._closing = True
         self._pending.clear()
+        self.live.turn_off()  # no pushes pile up while the last replies drain
         return "ACK bye"
 
     def _do_logging(self, command: c.Logging) -> Terminal:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from twisted.logger import globalLogPublisher
 
 from tests.server.test_control_fakes import (
-    Connection, FakeLogger, SlowTransport, chunkings,
+    Connection, FakeLogger, SlowTransport, chunkings, reactor_turn,
 )
 
 LINE = "08a0000000010fff0000000000000"
@@ -129,3 +129,32 @@ def test_a_failing_push_never_raises_into_the_logging_path() -> None:
     finally:
         globalLogPublisher.removeObserver(events.append)
     assert len([e for e in events if "log_failure" in e]) == 2
+
+
+def test_flushing_the_live_backlog_can_pause_again_and_keeps_download_paused() -> None:
+    logger = live_logger()
+    logger.add_session([b"08a0%08x0000000000000000" % i for i in range(1000)])
+    transport = SlowTransport(limit=2000)
+    conn = Connection(logger, transport=transport, chunk_lines=50)
+    conn.send("LIVE ON", "DOWNLOAD 2")
+    while not transport.paused:
+        reactor_turn(conn.clock)
+    assert conn.clock.getDelayedCalls() == []
+    for i in range(100):
+        logger.append([LINE])
+    assert conn.protocol.live.queued == 100
+    transport.drain()  # the backlog (100 x 38 bytes) is more than the limit again
+    assert transport.paused
+    assert conn.clock.getDelayedCalls() == []  # so the download did not resume
+    while transport.paused:
+        transport.drain()
+        while reactor_turn(conn.clock):
+            pass
+    assert transport.value().decode().splitlines()[-1] == "ACK 1000 1000"
+
+
+def test_quit_turns_live_off() -> None:
+    logger = live_logger()
+    conn = Connection(logger)
+    assert conn.send("LIVE ON", "QUIT") == ["ACK", "ACK bye"]
+    assert logger.live_listeners == []
