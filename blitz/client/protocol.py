@@ -205,7 +205,14 @@ def connect(reactor: IReactorTCP, host: str = "127.0.0.1", port: int = 8999, tok
 
     connected.addErrback(failed)
     if token:
-        connected.addCallback(lambda proto: proto.auth(token).addCallback(lambda _: proto))
+        def authenticate(proto: BlitzClientProtocol) -> Deferred[BlitzClientProtocol]:
+            def refused(failure: Failure) -> Failure:
+                proto._disconnect()
+                return failure
+
+            return proto.auth(token).addCallbacks(lambda _: proto, refused)
+
+        connected.addCallback(authenticate)
     return connected
 
 
