@@ -31,7 +31,7 @@ setup(
         "redis[hiredis]>=5.0",
         "pyserial>=3.5",
         "SQLAlchemy>=2.0",
-        "Twisted>=23.8",
+        "Twisted[tls]>=23.8",  # [tls]: optional TLS on the control port
         "numpy>=1.24",
         "click>=8.1",
         "tomli>=2.0; python_version<'3.11'",
