@@ -89,12 +89,13 @@ class ProgressLine:
         self.stream = stream
         self.tty = stream.isatty()
         self.interval_s = interval_s if self.tty else plain_interval_s
-        self._last = 0.0
+        self._last: Optional[float] = None
         self._shown = False
 
     def __call__(self, progress: DownloadProgress) -> None:
         now = time.monotonic()
-        if now - self._last < self.interval_s and progress.done < progress.total:
+        recent = self._last is not None and now - self._last < self.interval_s
+        if recent and progress.done < progress.total:
             return
         self._last = now
         width = 30

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
@@ -211,3 +212,40 @@ def test_shell_completion_of_commands_and_local_session_ids(server: ScriptedServ
     assert complete("blitz delete 2", db) == ["2"]
     nothing = db.parent / "nothing.db"
     assert complete("blitz download ", nothing) == [] and not nothing.exists()
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_screen_redraws_in_place_on_a_terminal() -> None:
+    from blitz.cli.live import Screen
+
+    terminal = FakeTerminal()
+    screen = Screen(terminal)
+    screen.draw("a\nb")
+    screen.draw("c\nd\ne")
+    screen.draw("f")
+    assert terminal.getvalue() == "a\nb\n\x1b[2F\x1b[Jc\nd\ne\n\x1b[3F\x1b[Jf\n"
+
+
+def test_progress_line_rewrites_one_line_on_a_terminal_and_prints_lines_otherwise() -> None:
+    from blitz.cli.sessions import ProgressLine
+    from blitz.client.download import DownloadProgress
+
+    terminal = FakeTerminal()
+    line = ProgressLine(terminal, interval_s=0)
+    line(DownloadProgress(3, 500, 1000, 2500.0, 0.2))
+    line(DownloadProgress(3, 1000, 1000, 2500.0, 0.0))
+    line.end()
+    text = terminal.getvalue()
+    assert text.count("\r\x1b[K") == 2 and text.endswith("\n") and text.count("\n") == 1
+    assert " 50% 500/1,000 msgs  2,500 msg/s  ETA 0.2s" in text and "[" + "#" * 30 + "]" in text
+
+    plain = io.StringIO()
+    quiet = ProgressLine(plain, plain_interval_s=3600)
+    for done in range(100, 1001, 100):
+        quiet(DownloadProgress(4, done, 1000, 10.0, None))
+    assert plain.getvalue().count("\n") == 2  # the first update and the final one
+    assert "\x1b" not in plain.getvalue() and "ETA -" in plain.getvalue()
