@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "start": "blitz.cli.control:start",
     "status": "blitz.cli.control:status",
     "stop": "blitz.cli.control:stop",
+    "ui": "blitz.cli.ui:ui",
     "server": "blitz.cli.server:server",
     "simulate": "blitz.cli.simulate:simulate",
 }

@@ -1,0 +1,174 @@
+"""Chart data for one variable and time window: raw readings, or a min/max envelope computed in SQL.
+
+A chart `width_px` wide never needs more than about two points per pixel, so a
+window holding more than `2 * width_px` readings is cut into at most
+`width_px` equal time buckets and each bucket is reduced to its min and max
+value (plus first/last time and count) by the database itself, walking the
+`(session_id, category_id, time_logged)` index.  Only a window with few
+readings returns them as they are.
+
+SQLite sorts for a GROUP BY on a computed bucket, which costs more than the
+scan; there each bucket is a correlated subquery over its own index range (no
+sort) whose five aggregates come back as one exactly formatted text
+(`%!.20e` round-trips a double).  Other databases (PostgreSQL) hash-aggregate
+a plain GROUP BY.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from sqlalchemy import BigInteger, Connection, Integer, bindparam, text
+
+__all__ = ["Envelope", "Series", "TimeRange", "category_id", "fetch_series", "time_range"]
+
+_RAW = text(
+    "SELECT time_logged, value FROM reading "
+    "WHERE session_id = :session AND category_id = :category "
+    "AND time_logged >= :start AND time_logged <= :end "
+    "ORDER BY time_logged, id LIMIT :limit"
+).bindparams(bindparam("start", type_=BigInteger), bindparam("end", type_=BigInteger))
+
+_SQLITE_BUCKETS = text(
+    "WITH RECURSIVE bucket(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM bucket WHERE i + 1 < :buckets) "
+    "SELECT i, (SELECT printf('%!.20e %!.20e %d %d %d', min(value), max(value), "
+    "min(time_logged), max(time_logged), count(*)) FROM reading "
+    "WHERE session_id = :session AND category_id = :category "
+    "AND time_logged >= :start + i * :bucket_ms AND time_logged < :start + (i + 1) * :bucket_ms "
+    "AND time_logged <= :end) FROM bucket"
+)
+
+_GROUPED_BUCKETS = text(
+    "SELECT (time_logged - :start) / :bucket_ms AS b, min(value), max(value), "
+    "min(time_logged), max(time_logged), count(*) FROM reading "
+    "WHERE session_id = :session AND category_id = :category "
+    "AND time_logged >= :start AND time_logged <= :end GROUP BY b ORDER BY b"
+).bindparams(
+    bindparam("start", type_=BigInteger),
+    bindparam("end", type_=BigInteger),
+    bindparam("bucket_ms", type_=BigInteger),
+    bindparam("session", type_=Integer),
+    bindparam("category", type_=Integer),
+)
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """First and last `time_logged` (ms) of a variable in a session."""
+
+    first_ms: int
+    last_ms: int
+
+
+@dataclass
+class Envelope:
+    """Per time bucket: first and last time, min and max value, and how many readings."""
+
+    bucket_ms: int
+    t_first: list[int] = field(default_factory=list)
+    t_last: list[int] = field(default_factory=list)
+    minimum: list[float] = field(default_factory=list)
+    maximum: list[float] = field(default_factory=list)
+    count: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Series:
+    """What a chart receives: the raw readings (`envelope` None) or an envelope."""
+
+    start_ms: int
+    end_ms: int
+    width_px: int
+    t: list[int] = field(default_factory=list)
+    v: list[float] = field(default_factory=list)
+    envelope: Optional[Envelope] = None
+
+    @property
+    def points(self) -> int:
+        """Points the chart will draw (two per bucket for an envelope)."""
+        return 2 * len(self.envelope.count) if self.envelope is not None else len(self.t)
+
+    def to_json(self) -> dict[str, Any]:
+        """The series as the page's JSON (`mode` is `raw` or `envelope`)."""
+        data: dict[str, Any] = {
+            "start": self.start_ms,
+            "end": self.end_ms,
+            "width": self.width_px,
+            "points": self.points,
+        }
+        if self.envelope is None:
+            data.update(mode="raw", bucket_ms=None, t=self.t, v=self.v)
+        else:
+            env = self.envelope
+            data.update(
+                mode="envelope",
+                bucket_ms=env.bucket_ms,
+                t_first=env.t_first,
+                t_last=env.t_last,
+                min=env.minimum,
+                max=env.maximum,
+                count=env.count,
+            )
+        return data
+
+
+def category_id(conn: Connection, name: str) -> Optional[int]:
+    """The category id of variable `name`, or None when no such variable exists."""
+    found = conn.execute(text("SELECT id FROM category WHERE variable_name = :name"), {"name": name}).scalar()
+    return int(found) if found is not None else None
+
+
+def time_range(conn: Connection, session_id: int, category: int) -> Optional[TimeRange]:
+    """First and last time of the variable in the session (two index seeks), or None if it has none."""
+    where = "WHERE session_id = :session AND category_id = :category"
+    params = {"session": session_id, "category": category}
+    first = conn.execute(text(f"SELECT min(time_logged) FROM reading {where}"), params).scalar()
+    if first is None:
+        return None
+    last = conn.execute(text(f"SELECT max(time_logged) FROM reading {where}"), params).scalar()
+    return TimeRange(int(first), int(last))
+
+
+def fetch_series(
+    conn: Connection, session_id: int, category: int, start_ms: int, end_ms: int, width_px: int
+) -> Series:
+    """The readings of one variable in [start_ms, end_ms], at most about `2 * width_px` points."""
+    if end_ms < start_ms:
+        raise ValueError(f"window: expected start <= end, got {start_ms} > {end_ms}")
+    if width_px < 1:
+        raise ValueError(f"width_px: expected at least 1, got {width_px}")
+    series = Series(start_ms, end_ms, width_px)
+    limit = 2 * width_px
+    params = {"session": session_id, "category": category, "start": start_ms, "end": end_ms}
+    rows = conn.execute(_RAW, {**params, "limit": limit + 1}).all()
+    if len(rows) <= limit:
+        series.t = [int(row[0]) for row in rows]
+        series.v = [float(row[1]) for row in rows]
+        return series
+    span = end_ms - start_ms + 1
+    bucket_ms = -(-span // width_px)  # ceil: at most width_px buckets
+    buckets = -(-span // bucket_ms)
+    series.envelope = _envelope(conn, {**params, "bucket_ms": bucket_ms, "buckets": buckets})
+    return series
+
+
+def _envelope(conn: Connection, params: dict[str, int]) -> Envelope:
+    env = Envelope(params["bucket_ms"])
+    if conn.dialect.name == "sqlite":
+        for _, packed in conn.execute(_SQLITE_BUCKETS, params):
+            low, high, first, last, count = packed.split(" ")
+            if count != "0":
+                _append(env, float(low), float(high), int(first), int(last), int(count))
+    else:
+        for _, low, high, first, last, count in conn.execute(_GROUPED_BUCKETS, params):
+            _append(env, float(low), float(high), int(first), int(last), int(count))
+    return env
+
+
+def _append(env: Envelope, low: float, high: float, first: int, last: int, count: int) -> None:
+    env.minimum.append(low)
+    env.maximum.append(high)
+    env.t_first.append(first)
+    env.t_last.append(last)
+    env.count.append(count)
