@@ -1,9 +1,8 @@
-"""The download pipeline into a real SQLite file, over loopback TCP to the scripted server."""
+"""The download pipeline into every SQL backend, over loopback TCP to the scripted server."""
 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -22,9 +21,9 @@ BOARDS = load_boards(entry_points=False)
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[DatabaseClient]:
-    with DatabaseClient(path=str(tmp_path / "blitz.db")) as db:
-        yield db
+def database(database_client: DatabaseClient) -> DatabaseClient:
+    """Every backend: ":memory:", a SQLite file, and PostgreSQL when BLITZ_TEST_POSTGRES_URL is set."""
+    return database_client
 
 
 @pytest.fixture
