@@ -187,7 +187,7 @@ def test_a_killed_download_resumes_without_duplicates(stack: Stack, big_session:
 
     process = stack.spawn("download", str(session), "--chunk", "2000", db=db)
     try:
-        wait_for(lambda: stored() > 0, "the first chunk to be stored", interval_s=0.005)
+        wait_for(lambda: stored() >= 20_000, "ten chunks to be stored", interval_s=0.005)
         process.kill()
         process.wait(10)
     finally:
