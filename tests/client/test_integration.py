@@ -8,6 +8,7 @@ mid-way and run again; and the CLI's one-line errors.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import sqlite3
 import tempfile
@@ -185,19 +186,37 @@ def test_a_killed_download_resumes_without_duplicates(stack: Stack, big_session:
             row = conn.execute("SELECT downloaded_messages FROM session WHERE ref_id = ?", (session,)).fetchone()
         return int(row[0]) if row else 0
 
+    def readings() -> int:
+        with sqlite3.connect(db) as conn:
+            return int(conn.execute("SELECT count(*) FROM reading WHERE session_id = ?", (session,)).fetchone()[0])
+
+    # Ctrl-C: the command says where it stopped.
     process = stack.spawn("download", str(session), "--chunk", "2000", db=db)
     try:
         wait_for(lambda: stored() >= 20_000, "ten chunks to be stored", interval_s=0.005)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    first = stored()
+    assert process.returncode == 1
+    assert stderr.splitlines()[-1] == (f"Error: interrupted: session {session} has {first} messages stored; "
+                                       f"run the same command to continue")
+    assert 0 < first < BIG_SESSION_MESSAGES and first % 2000 == 0 and readings() == first * 5
+
+    # SIGKILL: no clean-up at all; each chunk's readings and count were committed together.
+    process = stack.spawn("download", str(session), "--chunk", "2000", db=db)
+    try:
+        wait_for(lambda: stored() >= first + 20_000, "ten more chunks to be stored", interval_s=0.005)
         process.kill()
         process.wait(10)
     finally:
         if process.poll() is None:
             process.kill()
     interrupted = stored()
-    assert 0 < interrupted < BIG_SESSION_MESSAGES and interrupted % 2000 == 0
-    with sqlite3.connect(db) as conn:
-        readings = conn.execute("SELECT count(*) FROM reading WHERE session_id = ?", (session,)).fetchone()[0]
-    assert readings == interrupted * 5  # each chunk's readings and count committed together
+    assert first < interrupted < BIG_SESSION_MESSAGES and interrupted % 2000 == 0
+    assert readings() == interrupted * 5
 
     report = stack.json("download", str(session), db=db)[0]
     assert report["offset"] == interrupted and report["messages"] == BIG_SESSION_MESSAGES - interrupted
