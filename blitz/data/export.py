@@ -13,12 +13,13 @@ import hashlib
 import io
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Optional, TextIO
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from blitz.data.browse import SessionOverview, VariableSpan, iso_utc, load_session
 from blitz.data.models import Reading
@@ -36,6 +37,7 @@ __all__ = [
     "export_session",
     "iter_chunks",
     "json_header",
+    "snapshot",
     "write_csv_long",
     "write_csv_wide",
     "write_json",
@@ -96,6 +98,21 @@ class ExportSummary:
     rows: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     digest: str = ""
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction; on PostgreSQL every query sees the same snapshot (REPEATABLE READ).
+
+    SQLite's driver starts no transaction for reads, so there a download running
+    meanwhile can add rows; `write_json` notices and fails rather than write a
+    file whose counts disagree with its readings.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
 
 
 def count_readings(conn: Connection, overview: SessionOverview) -> dict[str, int]:
