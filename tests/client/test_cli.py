@@ -249,3 +249,39 @@ def test_progress_line_rewrites_one_line_on_a_terminal_and_prints_lines_otherwis
         quiet(DownloadProgress(4, done, 1000, 10.0, None))
     assert plain.getvalue().count("\n") == 2  # the first update and the final one
     assert "\x1b" not in plain.getvalue() and "ETA -" in plain.getvalue()
+
+
+BOARD_FILE = """
+[[board]]
+id = 0x7f
+description = "Wind tunnel pressure board"
+
+[[board.variable]]
+name = "pressure"
+bits = 16
+scale = 0.01
+unit = "kPa"
+"""
+
+
+def test_a_board_definition_file_decodes_a_session_again(server: ScriptedServer, db: Path, tmp_path: Path) -> None:
+    lines = basic_lines(4) + [f"7fa0{i:08x}{(1000 + i) << 48:016x}" for i in range(6)]
+    session = server.add_session(lines)
+    first = json.loads(run(server, db, "download", str(session), "--json").stdout)[0]
+    assert first["readings"] == 4 * 5 and first["unknown_boards"] == {"7f": 6}
+
+    board_file = tmp_path / "boards" / "tunnel.toml"
+    board_file.parent.mkdir()
+    board_file.write_text(BOARD_FILE)
+    assert run(server, db, "delete", str(session), "--local", "--yes").exit_code == 0
+    again = json.loads(run(server, db, "download", str(session), "--json", "--boards",
+                           str(board_file.parent)).stdout)[0]
+    assert again["readings"] == 4 * 5 + 6 and again["unknown_boards"] == {} and again["offset"] == 0
+    with DatabaseClient(path=str(db)) as database:
+        pressure = database.get_or_create_category("pressure")
+        values = sorted(r.value for r in database.get_session_readings(session) if r.category_id == pressure)
+    assert values == pytest.approx([10.0 + i / 100 for i in range(6)])
+    broken = board_file.parent / "broken.toml"
+    broken.write_text("[[board]]\nid = 0x7e\n")
+    bad = run(server, db, "download", str(session), "--boards", str(broken))
+    assert bad.exit_code == 1 and bad.stderr.startswith("Error: ") and "description" in bad.stderr
