@@ -29,6 +29,13 @@ COMMANDS: dict[str, str] = {
     "ui": "blitz.cli.ui:ui",
     "server": "blitz.cli.server:server",
     "simulate": "blitz.cli.simulate:simulate",
+    "readings": "blitz.cli.browse:readings",
+    "stats": "blitz.cli.browse:stats",
+    "compare": "blitz.cli.browse:compare",
+    "export": "blitz.cli.browse_files:export",
+    "import": "blitz.cli.browse_files:import_",
+    "archive": "blitz.cli.browse_files:archive",
+    "plot": "blitz.cli.browse_plot:plot",
 }
 
 
