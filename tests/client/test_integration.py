@@ -109,9 +109,9 @@ def test_a_day_with_the_logger(stack: Stack, store: DatabaseServer, tmp_path: Pa
                   and min(times) <= int(line[4:12], 16) <= max(times)]
         assert mine == decoded(window), f"board {board_id:02x}: the cache misses or invents readings"
 
-    listed = stack.json("sessions", db=db)
-    assert listed[0]["id"] == session and listed[0]["messages"] == len(lines)
-    assert listed[0]["downloaded_messages"] == 0 and listed[0]["time_stopped"] is not None
+    listed = {s["id"]: s for s in stack.json("sessions", db=db)}
+    assert listed[session]["messages"] == len(lines)
+    assert listed[session]["downloaded_messages"] == 0 and listed[session]["time_stopped"] is not None
 
     reports = stack.json("download", str(session), db=db)
     assert reports[0]["messages"] == len(lines) and reports[0]["available"] is True
@@ -121,11 +121,11 @@ def test_a_day_with_the_logger(stack: Stack, store: DatabaseServer, tmp_path: Pa
         stored = Counter((r.time_logged, names[r.category_id], r.value)
                          for r in database.get_session_readings(session))
         assert stored == decoded(lines)
-    again = stack.json("download", "--all", db=db)
+    again = stack.json("download", str(session), db=db)
     assert [(r["session"], r["skipped"]) for r in again] == [(session, True)]
 
-    text = stack.blitz("sessions", db=db).stdout.splitlines()
-    assert text[1].split()[0] == str(session) and text[1].split()[-1] == "yes"
+    text = [row.split() for row in stack.blitz("sessions", db=db).stdout.splitlines()]
+    assert [row[-1] for row in text if row[0] == str(session)] == ["yes"]
 
     deleted = stack.blitz("delete", str(session), "--yes", db=db)
     assert deleted.returncode == 0, deleted.stderr
