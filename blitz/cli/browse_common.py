@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import click
 
-from blitz.cli.options import handle_errors, open_database
+from blitz.cli.options import complete_session_ids, handle_errors, open_database
 from blitz.errors import StorageError
 
 if TYPE_CHECKING:
@@ -62,8 +62,10 @@ def open_store(db: str, create: bool = False) -> Iterator[DatabaseClient]:
 
 
 def session_id_argument(name: str = "session_id") -> Callable[[F], F]:
-    """A session number (the logger's), as a positional argument."""
-    return click.argument(name, type=click.IntRange(min=0), metavar=name.upper().replace("_", "-"))
+    """A session number (the logger's), as a positional argument completed from the local store."""
+    return click.argument(
+        name, type=click.IntRange(min=0), metavar=name.upper().replace("_", "-"), shell_complete=complete_session_ids
+    )
 
 
 def warn_if_partial(overview: SessionOverview) -> None:

@@ -196,3 +196,12 @@ def test_stats_runs_as_a_real_process_with_the_db_from_the_environment(
     )
     assert failed.returncode == 1 and failed.stdout == ""
     assert failed.stderr == "Error: session 3 has not been downloaded; run `blitz download 3`\n"
+
+
+def test_session_numbers_complete_from_the_local_store(db: str) -> None:
+    script = Path(sys.executable).with_name("blitz")  # completion keys on the program name
+    if not script.exists():
+        pytest.skip("the blitz console script is not installed next to this Python")
+    env = dict(os.environ, _BLITZ_COMPLETE="bash_complete", COMP_WORDS="blitz stats ", COMP_CWORD="2", BLITZ_DB=db)
+    out = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=60).stdout
+    assert [line.split(",", 1)[1] for line in out.splitlines()] == ["3", "2", "1"]
