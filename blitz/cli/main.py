@@ -16,6 +16,7 @@ from blitz import __version__
 #: command name -> "module:attribute" of its click command.  Add one line per command.
 COMMANDS: dict[str, str] = {
     "boards": "blitz.cli.control:boards",
+    "demo": "blitz.cli.demo:demo",
     "command": "blitz.cli.control:command",
     "delete": "blitz.cli.sessions:delete",
     "download": "blitz.cli.sessions:download",
