@@ -6,8 +6,10 @@ in a worker thread (deferToThread), so client and server really run at once.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import ssl
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -297,7 +299,9 @@ class ControlOverTLS(unittest.TestCase):
             raise unittest.SkipTest(
                 "pyOpenSSL/service_identity not installed (pip install 'Twisted[tls]'): "
                 "TLS endpoint cannot be exercised here")
-        cert, key = make_self_signed(Path(self.mktemp()).resolve().parent)
+        folder = tempfile.mkdtemp(prefix="blitz-tls-")  # trial's mktemp() writes below the CWD
+        self.addCleanup(shutil.rmtree, folder, True)
+        cert, key = make_self_signed(Path(folder))
         config = replace(FakeConfig(), tls_cert=str(cert), tls_key=str(key))
         logger = FakeLogger()
         factory = TrackingFactory(logger, config, reactor)
