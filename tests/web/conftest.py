@@ -14,6 +14,7 @@ from blitz.data.client_database import DatabaseClient
 from blitz.web.app import Console, LoggerAddress
 from blitz.web.security import AccessPolicy
 
+from tests.web.browser import Browser
 from tests.web.harness import ReactorThread, SampleSession, WebClient, fill_sample
 
 BACKENDS = [
@@ -97,3 +98,13 @@ def unused_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the run (Debian's, through chromedriver, offline)."""
+    running = Browser()
+    try:
+        yield running
+    finally:
+        running.quit()
