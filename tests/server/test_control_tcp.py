@@ -281,7 +281,7 @@ def make_self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 class ControlOverTLS(unittest.TestCase):
-    """TLS when pyOpenSSL is installed; a clear ConfigError when it is not."""
+    """A clear ConfigError when pyOpenSSL is missing (the handshake: test_server_tls.py)."""
 
     timeout = 30
 
@@ -293,32 +293,3 @@ class ControlOverTLS(unittest.TestCase):
             server_endpoint(reactor, config)
         self.assertIn("Twisted[tls]", str(caught.exception))
 
-    @inlineCallbacks
-    def test_tls_handshake_and_commands(self):  # type: ignore[no-untyped-def]
-        if not tls_available():
-            raise unittest.SkipTest(
-                "pyOpenSSL/service_identity not installed (pip install 'Twisted[tls]'): "
-                "TLS endpoint cannot be exercised here")
-        folder = tempfile.mkdtemp(prefix="blitz-tls-")  # trial's mktemp() writes below the CWD
-        self.addCleanup(shutil.rmtree, folder, True)
-        cert, key = make_self_signed(Path(folder))
-        config = replace(FakeConfig(), tls_cert=str(cert), tls_key=str(key))
-        logger = FakeLogger()
-        factory = TrackingFactory(logger, config, reactor)
-        port = yield server_endpoint(reactor, config).listen(factory)
-        self.addCleanup(port.stopListening)
-        context = ssl.create_default_context(cafile=str(cert))
-        # the throw-away certificate is its own trust anchor, not a proper CA
-        context.verify_flags &= ~getattr(ssl, "VERIFY_X509_STRICT", 0)
-        client = LineClient(port.getHost().port, tls=context)
-
-        def talk() -> list[list[str]]:
-            answers = [client.command("PING"), client.command("START")]
-            client.send("QUIT")
-            answers.append(client.reply())
-            return answers
-
-        answers = yield threads.deferToThread(talk)
-        self.assertEqual(answers, [["ACK PONG"], ["ACK 1"], ["ACK bye"]])
-        yield DeferredList(factory.lost)
-        client.close()
