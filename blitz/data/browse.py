@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from sqlalchemy import Connection, case, func, select, union_all
+from sqlalchemy import Connection, case, func, literal, select, union_all
 
 from blitz.data.models import Category, Reading, Session
 from blitz.errors import BlitzError
@@ -43,6 +43,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: Up to this many rows (offset + limit), a page merges per-variable index scans;
 #: deeper pages sort the whole selection once instead.
 MERGE_PAGE_LIMIT = 50_000
+#: SQLite allows 500 terms in a compound SELECT; stats of more variables take several statements.
+_MAX_UNION_TERMS = 400
 
 
 class BrowseError(BlitzError):
@@ -328,42 +330,56 @@ class SessionStats:
 def session_stats(
     conn: Connection, overview: SessionOverview, variables: Optional[Sequence[str]] = None
 ) -> SessionStats:
-    """Statistics of every (or the named) variables, in ONE aggregate query.
+    """Statistics of every (or the named) variables, computed by ONE aggregate SQL statement.
 
-    PostgreSQL has stddev_samp.  Elsewhere (SQLite) the query sums each value's
-    distance from the variable's first value and its square: one pass, and,
-    unlike plain sums of squares, no cancellation when the spread is tiny
-    compared with the mean (a 101325 Pa +- 1 Pa pressure, say).
+    PostgreSQL: one GROUP BY with avg and stddev_samp.  Elsewhere (SQLite has
+    no stddev): a UNION ALL of one aggregate per variable over its index range,
+    summing each value's distance from the variable's first value and its
+    square.  One pass, and unlike plain sums of squares no cancellation when
+    the spread is tiny next to the mean (a 101325 Pa +- 1 Pa pressure, say).
+    First and last times are the overview's index seeks.
     """
     spans = overview.select(variables)
-    ids = [span.category_id for span in spans]
-    where = [Reading.session_id == overview.ref_id]
-    if len(spans) < len(overview.variables):
-        where.append(Reading.category_id.in_(ids))
-    value = Reading.value
-    common = (func.count(value), func.min(value), func.max(value))
-    times = (func.min(Reading.time_logged), func.max(Reading.time_logged))
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        moments: tuple[Any, ...] = (func.avg(value), func.stddev_samp(value))
-    else:
-        shift = case({span.category_id: span.first_value for span in spans}, value=Reading.category_id, else_=0.0)
-        moments = (func.sum(value - shift), func.sum((value - shift) * (value - shift)))
-    statement = select(Reading.category_id, *common, *moments, *times).where(*where).group_by(Reading.category_id)
-    found: dict[int, VariableStats] = {}
     by_id = {span.category_id: span for span in spans}
-    for cid, count, low, high, first_moment, second_moment, first, last in conn.execute(statement):
+    found: dict[int, VariableStats] = {}
+    for cid, count, low, high, first_moment, second_moment in _aggregate_rows(conn, overview.ref_id, spans):
         span = by_id[int(cid)]
-        count = int(count)
-        if postgres:
-            mean = float(first_moment)
-            std = None if second_moment is None else float(second_moment)
+        if conn.dialect.name == "postgresql":
+            mean, std = float(first_moment), None if second_moment is None else float(second_moment)
         else:
-            mean, std = _shifted_moments(span.first_value, count, float(first_moment), float(second_moment))
+            mean, std = _shifted_moments(span.first_value, int(count), float(first_moment), float(second_moment))
         found[span.category_id] = VariableStats(
-            span.name, count, float(low), float(high), mean, std, int(first), int(last)
+            span.name, int(count), float(low), float(high), mean, std, span.first_ms, span.last_ms
         )
-    return SessionStats(overview, tuple(found[cid] for cid in ids if cid in found))
+    return SessionStats(overview, tuple(found[span.category_id] for span in spans if span.category_id in found))
+
+
+def _aggregate_rows(conn: Connection, ref_id: int, spans: Sequence[VariableSpan]) -> list[Any]:
+    """(category id, count, min, max, first moment, second moment) per variable; see session_stats."""
+    value = Reading.value
+    if conn.dialect.name == "postgresql":
+        statement = (
+            select(
+                Reading.category_id, func.count(), func.min(value), func.max(value),
+                func.avg(value), func.stddev_samp(value),
+            )
+            .where(Reading.session_id == ref_id, Reading.category_id.in_([span.category_id for span in spans]))
+            .group_by(Reading.category_id)
+        )
+        return list(conn.execute(statement))
+    rows: list[Any] = []
+    for start in range(0, len(spans), _MAX_UNION_TERMS):
+        branches = [
+            select(
+                literal(span.category_id), func.count(), func.min(value), func.max(value),
+                func.sum(value - span.first_value),
+                func.sum((value - span.first_value) * (value - span.first_value)),
+            ).where(Reading.session_id == ref_id, Reading.category_id == span.category_id)
+            for span in spans[start : start + _MAX_UNION_TERMS]
+        ]
+        compound = branches[0] if len(branches) == 1 else union_all(*branches)
+        rows += [row for row in conn.execute(compound) if row[1]]
+    return rows
 
 
 def _shifted_moments(shift: float, count: int, total: float, squares: float) -> tuple[float, Optional[float]]:

@@ -147,3 +147,18 @@ def test_compare_shows_both_sessions_and_their_differences(
     assert temperature["max"] == b_values.max() - a_values.max()
     assert temperature["count"] == 400 - 600
     assert set(data["differences"]["variables"]) == {"adc", "temperature"}
+
+
+def test_stats_of_more_variables_than_one_sqlite_compound_select_holds(store: DatabaseClient) -> None:
+    names = [f"channel_{i:03d}" for i in range(450)]
+    ids = store.get_or_create_categories(names)
+    values = np.random.default_rng(11).normal(50, 2, (450, 3))
+    store.update_session_list([[6, 0, 1, 1]])
+    store.add_readings_bulk(
+        6, np.tile([10, 20, 30], 450), np.repeat([ids[n] for n in names], 3), values.ravel(), messages=1
+    )
+    with store.engine.connect() as conn:
+        stats = session_stats(conn, load_session(conn, 6)).variables
+    assert [s.name for s in stats] == names
+    assert [s.mean for s in stats] == pytest.approx(values.mean(axis=1).tolist(), rel=1e-12)
+    assert [s.std for s in stats] == pytest.approx(values.std(axis=1, ddof=1).tolist(), rel=1e-9)
