@@ -196,17 +196,20 @@
   }
   Blitz.TimeChart = TimeChart;
 
-  // A small rolling chart: the points of the last `windowMs` before the newest one.
+  // A small rolling chart: the points of the last `windowMs` before the newest one
+  // (stretched over the width while less than `windowMs` has been received).
   Blitz.drawSparkline = function (canvas, t, v, windowMs, color) {
     const { ctx, width, height } = fit(canvas);
     if (!t.length) return;
-    const newest = t[t.length - 1], oldest = newest - windowMs;
+    const newest = t[t.length - 1];
     let start = 0;
-    while (start < t.length - 1 && t[start] < oldest) start++;
+    while (start < t.length - 1 && t[start] < newest - windowMs) start++;
+    const oldest = Math.min(t[start], newest - 1);   // until the window fills, the data spans the width
+    const span = newest - oldest;
     let lo = Infinity, hi = -Infinity;
     for (let i = start; i < t.length; i++) { if (v[i] < lo) lo = v[i]; if (v[i] > hi) hi = v[i]; }
     if (lo === hi) { lo -= 1; hi += 1; }
-    const X = (x) => ((x - oldest) / windowMs) * (width - 2) + 1;
+    const X = (x) => ((x - oldest) / span) * (width - 2) + 1;
     const Y = (y) => height - 3 - ((y - lo) / (hi - lo)) * (height - 6);
     ctx.strokeStyle = color || "#1f6feb";
     ctx.lineWidth = 1.25;

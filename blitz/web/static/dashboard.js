@@ -43,7 +43,7 @@
       const id = Number(board.id).toString(16).padStart(2, "0");
       const stateClass = board.state === "ok" ? "state-ok" : board.state === "lost" ? "state-bad" : "state-warn";
       body.appendChild(Blitz.el("tr", { "data-board": id }, [
-        Blitz.el("td", { title: board.description || "" }, [id + " ", Blitz.el("span", { class: "muted", text: board.description || "" })]),
+        Blitz.el("td", { title: board.description || "" }, [id + " ", Blitz.el("span", { class: "muted description", text: board.description || "" })]),
         Blitz.el("td", { class: stateClass, text: board.state }),
         Blitz.el("td", { class: "num", text: String(board.messages) }),
         Blitz.el("td", { class: "num", text: board.rate_per_s === null || board.rate_per_s === undefined ? "–" : board.rate_per_s.toFixed(1) }),
