@@ -18,7 +18,7 @@ from blitz.cli.options import database_option, json_option, print_json
 @click.option("--variable", "variables", multiple=True, metavar="NAME", help="Only this variable (repeatable).")
 @click.option("--since", "since_ms", type=int, metavar="MS", help="From this many ms after the session's first reading.")
 @click.option("--until", "until_ms", type=int, metavar="MS", help="Before this many ms after the first reading.")
-@click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True, help="Rows per page.")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Rows per page.")
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Rows to skip.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @database_option
