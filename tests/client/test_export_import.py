@@ -136,3 +136,35 @@ def test_missing_and_binary_files(store: DatabaseClient, tmp_path: Path) -> None
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe" * 10)
     with pytest.raises(ImportFileError, match="not a UTF-8 text file"):
         import_session(store.engine, binary)
+
+
+names_strategy = st.lists(
+    st.text(min_size=1, max_size=12).filter(lambda name: name.strip()), min_size=1, max_size=4, unique=True
+)
+readings_strategy = st.lists(
+    st.tuples(
+        st.integers(min_value=-(2**40), max_value=2**40),
+        st.integers(min_value=0, max_value=3),
+        st.floats(allow_nan=False, allow_infinity=False),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(names=names_strategy, readings=readings_strategy)
+def test_any_names_and_values_survive_export_and_import(
+    names: list[str], readings: list[tuple[int, int, float]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    folder = tmp_path_factory.mktemp("roundtrip")
+    rows = [(t, names[i % len(names)], v) for t, i, v in readings]
+    with DatabaseClient(path=str(folder / "a.db")) as source, DatabaseClient(path=str(folder / "b.db")) as target:
+        source.update_session_list([[12, 1_000, 2_000, 1]])
+        ids = source.get_or_create_categories(names)
+        source.add_readings_bulk(12, [r[0] for r in rows], [ids[r[1]] for r in rows], [r[2] for r in rows], 1)
+        first = _export_text(source, 12)
+        parsed = json.loads(first)
+        assert sorted(map(tuple, parsed["readings"])) == sorted(rows)
+        import_session(target.engine, _write(folder / "s.json", first))
+        assert _export_text(target, 12) == first
