@@ -105,23 +105,26 @@ def _serve(database: Any, boards: Any, policy: Any, logger: Any, host: str, port
     """Run the console on the global reactor until SIGINT/SIGTERM."""
     import webbrowser
 
-    from twisted.internet import reactor
+    from twisted.internet import reactor as global_reactor
     from twisted.internet.error import CannotListenError
     from twisted.logger import FilteringLogObserver, LogLevel, LogLevelFilterPredicate, globalLogBeginner
     from twisted.logger import textFileLogObserver
 
     from blitz.web.app import Console
 
-    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)
-    observer = FilteringLogObserver(textFileLogObserver(sys.stderr), [predicate])
+    reactor: Any = global_reactor
+    predicate: Any = LogLevelFilterPredicate(defaultLogLevel=LogLevel.warn)
+    file_observer: Any = textFileLogObserver(sys.stderr)
+    observer: Any = FilteringLogObserver(file_observer, [predicate])
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     console = Console(reactor, database, boards, policy, logger)
     try:
-        listening = console.listen(port, host)
+        listening: Any = console.listen(port, host)
     except CannotListenError as exc:
         console.stop()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.socketError}") from None
-    url = console_url(host, listening.getHost().port)
+    address: Any = listening.getHost()
+    url = console_url(host, address.port)
     where = f"logger {logger.host}:{logger.port}" if logger is not None else "no logger"
     safe_db = database.engine.url.render_as_string(hide_password=True)
     click.echo(f"Blitz web console on {url} ({where}; database {safe_db})", err=True)

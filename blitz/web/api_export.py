@@ -17,8 +17,8 @@ from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.threads import blockingCallFromThread
 from twisted.python import log
-from twisted.web.iweb import IRequest
-from zope.interface import implementer
+from twisted.web.server import Request
+from zope.interface import implementer  # type: ignore[import-untyped]
 
 from blitz.data.browse import load_session
 from blitz.data.export import FORMATS, export_session
@@ -44,7 +44,7 @@ class ExportCancelled(Exception):
 class ResponseStream:
     """A write-only text stream from a worker thread into an HTTP response, with flow control."""
 
-    def __init__(self, reactor: Any, request: IRequest, block_bytes: int = BLOCK_BYTES) -> None:
+    def __init__(self, reactor: Any, request: Request, block_bytes: int = BLOCK_BYTES) -> None:
         self._reactor = reactor
         self._request = request
         self._block_bytes = block_bytes
@@ -88,8 +88,9 @@ class ResponseStream:
                 break
         if self._stopped:
             raise ExportCancelled("the browser closed the export")
+        write: Any = self._request.write
         for offset in range(0, len(data), self._block_bytes):
-            blockingCallFromThread(self._reactor, self._request.write, data[offset : offset + self._block_bytes])
+            blockingCallFromThread(self._reactor, write, data[offset : offset + self._block_bytes])
         self.bytes_sent += len(data)
 
 

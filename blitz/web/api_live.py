@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Mapping, Optional
 
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.base import DelayedCall
 from twisted.python import log
-from twisted.web.iweb import IRequest
+from twisted.web.server import Request
 
 from blitz.boards.chunk import decode_chunk
 from blitz.boards.definition import Board
@@ -34,12 +34,12 @@ def format_event(event: str, data: Any) -> bytes:
 class EventHub:
     """The open event streams; `publish` writes an event to all of them."""
 
-    def __init__(self, reactor: IReactorTime, heartbeat_s: float = 15.0, replay: Optional[Replay] = None) -> None:
+    def __init__(self, reactor: Any, heartbeat_s: float = 15.0, replay: Optional[Replay] = None) -> None:
         self._reactor = reactor
         self._heartbeat_s = heartbeat_s
         self._replay = replay
-        self._streams: list[IRequest] = []
-        self._heartbeat: Optional[IDelayedCall] = None
+        self._streams: list[Request] = []
+        self._heartbeat: Optional[DelayedCall] = None
         self.published = 0
 
     @property
@@ -51,7 +51,7 @@ class EventHub:
         """What a new stream receives first (the current state), as (event, data) pairs."""
         self._replay = replay
 
-    def subscribe(self, request: IRequest) -> None:
+    def subscribe(self, request: Request) -> None:
         """Turn `request` into an event stream that stays open until the page goes."""
         request.setHeader(b"content-type", b"text/event-stream; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
@@ -64,7 +64,7 @@ class EventHub:
         request.notifyFinish().addBoth(lambda _: self._forget(request))
         self._schedule_heartbeat()
 
-    def _forget(self, request: IRequest) -> None:
+    def _forget(self, request: Request) -> None:
         if request in self._streams:
             self._streams.remove(request)
 
@@ -113,7 +113,7 @@ class LiveBatcher:
 
     def __init__(
         self,
-        reactor: IReactorTime,
+        reactor: Any,
         boards: Mapping[int, Board],
         publish: Callable[[str, Any], None],
         batch_s: float = 0.05,
@@ -125,7 +125,7 @@ class LiveBatcher:
         self._lines: list[str] = []
         self._session: Optional[int] = None
         self._last_timestamps: dict[int, int] = {}
-        self._pending: Optional[IDelayedCall] = None
+        self._pending: Optional[DelayedCall] = None
         self._units = {
             var.name: (board_id, var.unit) for board_id, board in boards.items() for var in board.variables
         }

@@ -16,9 +16,8 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
-from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Site
+from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from blitz.boards.definition import Board
 from blitz.client.blocking import Client
@@ -70,7 +69,7 @@ class ConsoleResource(Resource):
         self._files = files
         self._reactor = reactor
 
-    def render(self, request: IRequest) -> Any:
+    def render(self, request: Request) -> Any:
         for name, value in SECURITY_HEADERS.items():
             request.setHeader(name.encode("ascii"), value.encode("ascii"))
         path = request.path.decode("utf-8", "replace")
@@ -97,9 +96,10 @@ class ConsoleResource(Resource):
         dispatch(self._routes, request, path)
         return NOT_DONE_YET
 
-    def _login(self, request: IRequest) -> Any:
+    def _login(self, request: Request) -> Any:
         """GET shows the token form; POST checks the token and sets the cookie."""
-        next_values = request.args.get(b"next") or [b"/"]
+        args: dict[bytes, list[bytes]] = request.args or {}
+        next_values = args.get(b"next") or [b"/"]
         next_path = safe_next_path(next_values[0].decode("utf-8", "replace"))
         if request.method in (b"GET", b"HEAD"):
             write_response(request, self._files.login_page(next_path))
@@ -114,7 +114,7 @@ class ConsoleResource(Resource):
         if not self._policy.token_required:
             write_response(request, _redirect(next_path))
             return NOT_DONE_YET
-        token = (request.args.get(b"token") or [b""])[0].decode("utf-8", "replace")
+        token = (args.get(b"token") or [b""])[0].decode("utf-8", "replace")
         if self._policy.check_token(token):
             response = _redirect(next_path)
             response.headers["set-cookie"] = self._policy.login_cookie()

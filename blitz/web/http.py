@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.python import log
 from twisted.python.failure import Failure
-from twisted.web.iweb import IRequest
+from twisted.web.server import Request
 
 __all__ = [
     "BadRequest",
@@ -87,7 +87,7 @@ def error_response(status: int, message: str) -> Response:
 class Call:
     """One request as a handler sees it: path arguments, query and JSON body."""
 
-    def __init__(self, request: IRequest, path_args: dict[str, str]) -> None:
+    def __init__(self, request: Request, path_args: dict[str, str]) -> None:
         self.request = request
         self.path_args = path_args
         raw_query = request.uri.split(b"?", 1)[1] if b"?" in request.uri else b""
@@ -139,7 +139,7 @@ class Route:
         return found.groupdict() if found else None
 
 
-def write_response(request: IRequest, response: Response) -> None:
+def write_response(request: Request, response: Response) -> None:
     """Send `response` and finish the request (unless the client has gone)."""
     if getattr(request, "_disconnected", False) or getattr(request, "finished", False):
         return
@@ -161,7 +161,7 @@ def _failure_response(failure: Failure) -> Response:
     return error_response(500, f"internal error: {failure.getErrorMessage()} (details in the console's log)")
 
 
-def dispatch(routes: list[Route], request: IRequest, path: str) -> None:
+def dispatch(routes: list[Route], request: Request, path: str) -> None:
     """Run the route matching `request` and write what it returns."""
     method = request.method.decode("ascii", "replace")
     allowed: list[str] = []

@@ -14,7 +14,7 @@ from collections import deque
 from typing import Any, Callable, Optional
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IReactorTCP, IReactorTime
+from twisted.internet.base import DelayedCall
 from twisted.python.failure import Failure
 
 from blitz.client import reply_parser as rp
@@ -47,8 +47,8 @@ class LoggerLink:
         connector: Connector = connect,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        self._reactor: IReactorTime = reactor
-        self._tcp: IReactorTCP = reactor
+        self._reactor: Any = reactor
+        self._tcp: Any = reactor
         self.host = host
         self.port = int(port)
         self._token = token
@@ -60,7 +60,7 @@ class LoggerLink:
         self._connector = connector
         self._wall_clock = wall_clock
         self._proto: Optional[BlitzClientProtocol] = None
-        self._timer: Optional[IDelayedCall] = None
+        self._timer: Optional[DelayedCall] = None
         self._connecting = False
         self._polling_since: Optional[float] = None
         self._running = False
@@ -94,8 +94,8 @@ class LoggerLink:
             self._timer.cancel()
         self._timer = None
         proto, self._proto = self._proto, None
-        if proto is not None and proto.transport is not None:
-            proto.transport.loseConnection()
+        if proto is not None:
+            _close(proto)
 
     def _schedule(self, delay_s: float, action: Callable[[], None]) -> None:
         if not self._running:
@@ -114,8 +114,7 @@ class LoggerLink:
     def _connected(self, proto: BlitzClientProtocol) -> None:
         self._connecting = False
         if not self._running:
-            if proto.transport is not None:
-                proto.transport.loseConnection()
+            _close(proto)
             return
         self._proto = proto
         self.error = None
@@ -138,8 +137,8 @@ class LoggerLink:
             return
         proto, self._proto = self._proto, None
         self._polling_since = None
-        if proto is not None and proto.transport is not None:
-            proto.transport.loseConnection()
+        if proto is not None:
+            _close(proto)
         self.error = f"lost the connection to the logger at {self.address}: {failure.getErrorMessage()}"
         self.status = None
         self._publish("logger", self.snapshot())
@@ -253,3 +252,10 @@ class LoggerLink:
 
 def _note_json(note: rp.NoteInfo) -> dict[str, Any]:
     return {"time_ms": note.time_ms, "severity": note.severity, "text": note.text}
+
+
+def _close(proto: BlitzClientProtocol) -> None:
+    """Drop the protocol's connection, if it still has one."""
+    transport: Any = proto.transport
+    if transport is not None:
+        transport.loseConnection()

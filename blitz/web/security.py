@@ -17,7 +17,7 @@ import ipaddress
 from typing import Optional
 from urllib.parse import urlsplit
 
-from twisted.web.iweb import IRequest
+from twisted.web.server import Request
 
 from blitz.errors import ConfigError
 
@@ -80,7 +80,7 @@ class AccessPolicy:
         """True when the browser must log in with the token."""
         return self._token is not None
 
-    def host_problem(self, request: IRequest) -> Optional[str]:
+    def host_problem(self, request: Request) -> Optional[str]:
         """Why the request's `Host` is not acceptable, or None."""
         if not self.loopback:
             return None
@@ -93,7 +93,7 @@ class AccessPolicy:
             )
         return None
 
-    def authenticated(self, request: IRequest) -> bool:
+    def authenticated(self, request: Request) -> bool:
         """True when no token is needed or the request carries the login cookie."""
         if self._cookie_value is None:
             return True
@@ -114,7 +114,7 @@ class AccessPolicy:
             raise ConfigError("no token is configured, so there is nothing to log in with")
         return f"{COOKIE_NAME}={self._cookie_value}; Path=/; HttpOnly; SameSite=Strict"
 
-    def origin_problem(self, request: IRequest) -> Optional[str]:
+    def origin_problem(self, request: Request) -> Optional[str]:
         """Why a state-changing request may not be from this site, or None when it is."""
         if request.method in _SAFE_METHODS:
             return None
@@ -133,7 +133,7 @@ class AccessPolicy:
         return f"state-changing requests must come from this console's pages (Origin {expected})"
 
 
-def _header(request: IRequest, name: bytes) -> Optional[str]:
+def _header(request: Request, name: bytes) -> Optional[str]:
     value = request.getHeader(name)
     if value is None:
         return None

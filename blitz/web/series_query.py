@@ -127,7 +127,7 @@ def time_range(conn: Connection, session_id: int, category: int) -> Optional[Tim
     if first is None:
         return None
     last = conn.execute(text(f"SELECT max(time_logged) FROM reading {where}"), params).scalar()
-    return TimeRange(int(first), int(last))
+    return TimeRange(int(first), int(last if last is not None else first))
 
 
 def fetch_series(
