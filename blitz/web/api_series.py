@@ -42,7 +42,8 @@ def series_routes(ctx: ConsoleContext) -> list[Route]:
             last = span.last_ms if end is None else end
             if last < first:
                 raise BadRequest(f"start and end: expected start <= end, got start={first}, end={last}")
-            series = fetch_series(conn, session_id, span.category_id, first, last, width)
+            series = fetch_series(conn, session_id, span.category_id, first, last, width,
+                                  engine=ctx.database.engine, workers=ctx.series_workers)
         data = {
             "session": session_id,
             "variable": name,

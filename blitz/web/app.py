@@ -8,6 +8,7 @@ headers every response carries, and dispatches to the routes.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import quote
 
@@ -147,10 +148,11 @@ class Console:
         boards: Mapping[int, Board],
         policy: AccessPolicy,
         logger: Optional[LoggerAddress] = None,
-        threads: int = 8,
+        threads: int = 10,
         make_client: Optional[Callable[[], ClosableSource]] = None,
         poll_s: float = 1.0,
         retry_s: float = 2.0,
+        series_workers: Optional[int] = None,
     ) -> None:
         self.reactor = reactor
         self.database = database
@@ -169,7 +171,8 @@ class Console:
                 self.run, make_client or _blocking_client(logger), database, boards,
                 on_change=lambda job: reactor.callFromThread(self.hub.publish, "download", job),
             )
-        self.context = ConsoleContext(reactor, database, self.run, self.hub, self.link, self.jobs)
+        workers = series_workers if series_workers is not None else min(4, os.cpu_count() or 1)
+        self.context = ConsoleContext(reactor, database, self.run, self.hub, self.link, self.jobs, workers)
         self.hub.set_replay(self._replay)
         self.files = StaticFiles()
         routes = [

@@ -34,6 +34,7 @@ class ConsoleContext:
     hub: EventHub
     link: Optional[LoggerLink]
     jobs: Optional[DownloadJobs]
+    series_workers: int = 1
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:

@@ -10,18 +10,21 @@ readings returns them as they are.
 SQLite sorts for a GROUP BY on a computed bucket, which costs more than the
 scan; there each bucket is a correlated subquery over its own index range (no
 sort) whose five aggregates come back as one exactly formatted text
-(`%!.20e` round-trips a double).  Other databases (PostgreSQL) hash-aggregate
-a plain GROUP BY.
+(`%!.20e` round-trips a double), and the buckets are shared out between a few
+connections that scan at once.  Other databases (PostgreSQL) hash-aggregate a
+plain GROUP BY.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from sqlalchemy import BigInteger, Connection, Integer, bindparam, text
+from sqlalchemy import BigInteger, Connection, Engine, Integer, bindparam, text
+from sqlalchemy.pool import StaticPool
 
-__all__ = ["Envelope", "Series", "TimeRange", "category_id", "fetch_series", "time_range"]
+__all__ = ["Envelope", "Series", "fetch_series"]
 
 _RAW = text(
     "SELECT time_logged, value FROM reading "
@@ -51,14 +54,6 @@ _GROUPED_BUCKETS = text(
     bindparam("session", type_=Integer),
     bindparam("category", type_=Integer),
 )
-
-
-@dataclass(frozen=True)
-class TimeRange:
-    """First and last `time_logged` (ms) of a variable in a session."""
-
-    first_ms: int
-    last_ms: int
 
 
 @dataclass
@@ -113,27 +108,22 @@ class Series:
         return data
 
 
-def category_id(conn: Connection, name: str) -> Optional[int]:
-    """The category id of variable `name`, or None when no such variable exists."""
-    found = conn.execute(text("SELECT id FROM category WHERE variable_name = :name"), {"name": name}).scalar()
-    return int(found) if found is not None else None
-
-
-def time_range(conn: Connection, session_id: int, category: int) -> Optional[TimeRange]:
-    """First and last time of the variable in the session (two index seeks), or None if it has none."""
-    where = "WHERE session_id = :session AND category_id = :category"
-    params = {"session": session_id, "category": category}
-    first = conn.execute(text(f"SELECT min(time_logged) FROM reading {where}"), params).scalar()
-    if first is None:
-        return None
-    last = conn.execute(text(f"SELECT max(time_logged) FROM reading {where}"), params).scalar()
-    return TimeRange(int(first), int(last if last is not None else first))
-
-
 def fetch_series(
-    conn: Connection, session_id: int, category: int, start_ms: int, end_ms: int, width_px: int
+    conn: Connection,
+    session_id: int,
+    category: int,
+    start_ms: int,
+    end_ms: int,
+    width_px: int,
+    engine: Optional[Engine] = None,
+    workers: int = 1,
 ) -> Series:
-    """The readings of one variable in [start_ms, end_ms], at most about `2 * width_px` points."""
+    """The readings of one variable in [start_ms, end_ms], at most about `2 * width_px` points.
+
+    On a SQLite file, an envelope's buckets are split into `workers` ranges
+    computed at once on their own connections from `engine` (SQLite runs
+    queries without Python's lock, so each core scans its own part).
+    """
     if end_ms < start_ms:
         raise ValueError(f"window: expected start <= end, got {start_ms} > {end_ms}")
     if width_px < 1:
@@ -149,21 +139,52 @@ def fetch_series(
     span = end_ms - start_ms + 1
     bucket_ms = -(-span // width_px)  # ceil: at most width_px buckets
     buckets = -(-span // bucket_ms)
-    series.envelope = _envelope(conn, {**params, "bucket_ms": bucket_ms, "buckets": buckets})
+    env = Envelope(bucket_ms)
+    if conn.dialect.name != "sqlite":
+        for _, low, high, first, last, count in conn.execute(_GROUPED_BUCKETS, {**params, "bucket_ms": bucket_ms}):
+            _append(env, float(low), float(high), int(first), int(last), int(count))
+    else:
+        parts = _split(params, bucket_ms, buckets, workers if _can_split(engine) else 1)
+        if len(parts) == 1:
+            packed = [conn.execute(_SQLITE_BUCKETS, parts[0]).all()]
+        else:
+            assert engine is not None
+            with ThreadPoolExecutor(len(parts), thread_name_prefix="blitz-series") as pool:
+                packed = list(pool.map(lambda part: _run_part(engine, part), parts))
+        for rows_of_part in packed:
+            for _, text_row in rows_of_part:
+                low, high, first, last, count = text_row.split(" ")
+                if count != "0":
+                    _append(env, float(low), float(high), int(first), int(last), int(count))
+    series.envelope = env
     return series
 
 
-def _envelope(conn: Connection, params: dict[str, int]) -> Envelope:
-    env = Envelope(params["bucket_ms"])
-    if conn.dialect.name == "sqlite":
-        for _, packed in conn.execute(_SQLITE_BUCKETS, params):
-            low, high, first, last, count = packed.split(" ")
-            if count != "0":
-                _append(env, float(low), float(high), int(first), int(last), int(count))
-    else:
-        for _, low, high, first, last, count in conn.execute(_GROUPED_BUCKETS, params):
-            _append(env, float(low), float(high), int(first), int(last), int(count))
-    return env
+def _can_split(engine: Optional[Engine]) -> bool:
+    """Only a file database with a real pool can serve several connections at once."""
+    return engine is not None and engine.dialect.name == "sqlite" and not isinstance(engine.pool, StaticPool)
+
+
+def _split(params: dict[str, int], bucket_ms: int, buckets: int, workers: int) -> list[dict[str, int]]:
+    """Parameters of `workers` contiguous bucket ranges covering the window (fewer for few buckets)."""
+    count = max(1, min(workers, buckets // 64 or 1))
+    per = -(-buckets // count)
+    parts = []
+    for first in range(0, buckets, per):
+        last = min(buckets, first + per)
+        parts.append({
+            **params,
+            "start": params["start"] + first * bucket_ms,
+            "end": min(params["end"], params["start"] + last * bucket_ms - 1),
+            "bucket_ms": bucket_ms,
+            "buckets": last - first,
+        })
+    return parts
+
+
+def _run_part(engine: Engine, params: dict[str, int]) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(_SQLITE_BUCKETS, params).all())
 
 
 def _append(env: Envelope, low: float, high: float, first: int, last: int, count: int) -> None:

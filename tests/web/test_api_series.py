@@ -125,3 +125,19 @@ def test_unknown_or_undownloaded_sessions(console: RunningConsole, path: str, st
     reply = console.client.get(path)
     assert reply.status == status
     assert message in reply.json()["error"]
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 8])
+def test_splitting_the_buckets_between_connections_changes_nothing(web_database, samples: dict[int, SampleSession],
+                                                                   workers: int) -> None:
+    from blitz.web.series_query import fetch_series
+
+    t, v = samples[1].variables["beta"]
+    category = web_database.get_or_create_category("beta")
+    with web_database.engine.connect() as conn:
+        series = fetch_series(conn, 1, category, 1001, 12001, 700, engine=web_database.engine, workers=workers)
+    assert series.envelope is not None
+    want = expected_envelope(t, v, 1001, 12001, 700)
+    env = series.envelope
+    assert (env.minimum, env.maximum, env.count, env.t_first, env.t_last) == (
+        want["min"], want["max"], want["count"], want["t_first"], want["t_last"])

@@ -70,7 +70,7 @@
     });
     chart.setView(state.view.x0, state.view.x1);
     state.charts[name] = { chart: chart, node: node, info: info, transform: transform, color: Blitz.colors[index % Blitz.colors.length] };
-    fetchOne(name);
+    return fetchOne(name);
   }
 
   function choose(names) {
@@ -78,10 +78,11 @@
       if (!names.includes(name)) { state.charts[name].node.remove(); delete state.charts[name]; delete state.series[name]; }
     }
     const all = state.overview.variables;
-    for (const name of names) if (!state.charts[name]) addChart(name, all.indexOf(name));
+    const fetching = names.filter((name) => !state.charts[name]).map((name) => addChart(name, all.indexOf(name)));
     const query = new URLSearchParams();
     for (const name of names) query.append("variable", name);
     history.replaceState(null, "", location.pathname + "?" + query.toString());
+    return Promise.all(fetching);
   }
 
   function showVariables(names, chosen) {
@@ -134,7 +135,8 @@
       const chosen = chosenFromUrl(overview.variables);
       showVariables(overview.variables, chosen);
       $("window-info").textContent = state.full.x0.toFixed(3) + " s – " + state.full.x1.toFixed(3) + " s";
-      choose(chosen);
+      await choose(chosen);   // the charts first: statistics scan every reading and can wait
+      state.firstChartMs = performance.now();
     } catch (error) {
       Blitz.showError(error.message);
     }
