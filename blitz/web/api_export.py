@@ -121,6 +121,8 @@ def export_routes(ctx: ConsoleContext) -> list[Route]:
         fmt = choice_param(call, "format", FORMATS, "csv")
         yield ctx.run(check, session_id)
         request = call.request
+        if getattr(request, "_disconnected", False):
+            return STREAMING
         content_type, suffix = _CONTENT[fmt]
         request.setHeader(b"content-type", content_type.encode("ascii"))
         request.setHeader(

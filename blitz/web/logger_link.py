@@ -108,8 +108,20 @@ class LoggerLink:
         if not self._running or self._connecting or self._proto is not None:
             return
         self._connecting = True
-        connected = self._connector(self._tcp, self.host, self.port, token=self._token, on_push=self._on_push)
+        connected = self._connector(self._tcp, self.host, self.port, on_push=self._on_push)
+        if self._token:
+            connected.addCallback(self._authenticate, self._token)
         connected.addCallbacks(self._connected, self._failed_to_connect)
+
+    @staticmethod
+    def _authenticate(proto: BlitzClientProtocol, token: str) -> "Deferred[BlitzClientProtocol]":
+        """AUTH on the new connection; a refused token closes it (the next attempt opens another)."""
+
+        def refused(failure: Failure) -> Failure:
+            _close(proto)
+            return failure
+
+        return proto.auth(token).addCallbacks(lambda _: proto, refused)
 
     def _connected(self, proto: BlitzClientProtocol) -> None:
         self._connecting = False
@@ -174,6 +186,7 @@ class LoggerLink:
                 }
         self._previous = (now, counts)
         self.status = status
+        self.error = None
         self._publish("logger", self.snapshot())
 
     def _status_failed(self, failure: Failure) -> None:

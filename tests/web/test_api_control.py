@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,3 +160,16 @@ def test_a_wrong_logger_token_is_reported(make_console: ConsoleFactory, stack: S
     logger = wait_for(refused, "the AUTH refusal")
     assert logger["connected"] is False
     assert running.client.post("/api/logger/start").status == 503
+    time.sleep(1.5)  # several more attempts, 0.3 s apart
+    assert established_to(stack.port) <= 1, "each refused attempt must close its connection"
+
+
+def established_to(port: int) -> int:
+    """Established loopback TCP connections whose server side is `port` (from /proc/net/tcp)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        if local_port == port and fields[3] == "01":
+            count += 1
+    return count
