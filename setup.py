@@ -21,12 +21,18 @@ setup(
         "blitz.client",
         "blitz.cli",
         "blitz.simulator",
+        "blitz.web",
         "blitz.fixtures",
     ],
     # The top-level fixtures/ folder ships inside the package as blitz.fixtures so
     # that load_fixtures() finds it in an installed copy as well as in a checkout.
     package_dir={"blitz.fixtures": "fixtures"},
-    package_data={"blitz.fixtures": ["*.json"], "blitz": ["py.typed"]},
+    package_data={
+        "blitz.fixtures": ["*.json"],
+        "blitz": ["py.typed"],
+        # the web console serves every asset from the installed package (no CDN)
+        "blitz.web": ["static/*", "static/**/*"],
+    },
     install_requires=[
         "redis[hiredis]>=5.0",
         "pyserial>=3.5",
