@@ -158,10 +158,12 @@ def _store(database: DatabaseClient, ids: dict[str, int], session_id: int,
 
 
 def start_ui(args: list[str], log_path: Path, env: Optional[dict[str, str]] = None,
-             cwd: Optional[Path] = None, timeout_s: float = 20.0) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `blitz ui` with `args`; return the process and the URL it printed."""
+             cwd: Optional[Path] = None, timeout_s: float = 20.0,
+             open_browser: bool = False) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `blitz ui` with `args` (and `--no-browser` unless `open_browser`); return it and its URL."""
     log = open(log_path, "wb")
-    process = subprocess.Popen([*BLITZ, "ui", "--no-browser", *args], stdout=log, stderr=subprocess.STDOUT,
+    flags = [] if open_browser else ["--no-browser"]
+    process = subprocess.Popen([*BLITZ, "ui", *flags, *args], stdout=log, stderr=subprocess.STDOUT,
                                env=env, cwd=cwd)
     log.close()
     deadline = time.monotonic() + timeout_s

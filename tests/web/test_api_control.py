@@ -102,6 +102,10 @@ def test_start_live_and_stop_from_the_api(online: RunningConsole, stack: Stack) 
             assert client.logging() is None
         refused = online.client.post("/api/logger/stop")
         assert refused.status == 409 and "no session is running" in refused.json()["error"]
+        notes = wait_for(lambda: [n for n in online.client.get("/api/notifications").json()["logger"]
+                                  if f"session {session}" in n["text"]], "the logger's notifications")
+        assert notes and all({"time_ms", "severity", "text"} <= set(n) for n in notes)
+        assert any(f"session {session}" in note["text"] for note in stream.of("note"))  # pushed as they came
     finally:
         stream.close()
 

@@ -120,3 +120,22 @@ def test_unknown_paths_and_methods(console: RunningConsole) -> None:
     assert console.client.get("/api/nothing").json()["error"] == "no such page or API: /api/nothing"
     put = console.client.request("PUT", "/api/sessions", body={})
     assert put.status == 405 and put.json()["error"].startswith("PUT /api/sessions: expected one of GET")
+
+
+def test_notifications_list_the_local_ones(console: RunningConsole, web_database: DatabaseClient) -> None:
+    note = web_database.log_error("session 2: 3 malformed line(s) skipped during download", severity=2)
+    reply = console.client.get("/api/notifications")
+    assert reply.status == 200
+    data = reply.json()
+    assert data["logger"] == []
+    assert data["local"] == [{"id": note.id, "time_logged": note.time_logged, "severity": 2,
+                              "description": "session 2: 3 malformed line(s) skipped during download"}]
+    assert console.client.get("/api/notifications?since=1").status == 400
+
+
+def test_download_parameters_are_checked_before_the_logger(console: RunningConsole) -> None:
+    assert "session id: expected an integer" in console.client.post("/api/sessions/abc/download").json()["error"]
+    assert console.client.post("/api/sessions/1/download?now=1").status == 400
+    assert console.client.post("/api/sessions/1/download", "[]",
+                               headers={"Content-Type": "application/json"}).status == 400
+    assert console.client.get("/api/downloads/x").status == 400

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,25 @@ def test_memory_databases_and_busy_ports_are_one_line_errors(tmp_path: Path) -> 
                                env=clean_env(), cwd=tmp_path)
     assert taken.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in taken.stderr and "Traceback" not in taken.stderr
+
+
+def test_the_browser_is_opened_on_the_console_unless_told_not_to(tmp_path: Path) -> None:
+    opened = tmp_path / "opened.txt"
+    # webbrowser runs $BROWSER with %s replaced by the URL; this one only writes the URL down.
+    env = clean_env(BROWSER=f"sh -c 'echo \"$0\" > {opened}' %s")
+    process, url = start_ui(["--port", "0", "--no-logger", "--db", str(tmp_path / "o.db")], tmp_path / "o.log",
+                            env=env, cwd=tmp_path, open_browser=True)
+    try:
+        from tests.client.stack import wait_for
+
+        assert wait_for(lambda: opened.exists() and opened.read_text().strip(), "the browser command") == url
+    finally:
+        stop_process(process)
+    opened.unlink()
+    process, _ = start_ui(["--port", "0", "--no-logger", "--db", str(tmp_path / "o.db")], tmp_path / "p.log",
+                          env=env, cwd=tmp_path)
+    try:
+        time.sleep(1.0)
+        assert not opened.exists()
+    finally:
+        stop_process(process)
