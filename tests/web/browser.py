@@ -43,6 +43,7 @@ class Browser:
         for flag in FLAGS:
             options.add_argument(flag)
         options.add_argument(f"--user-data-dir={self.profile / 'profile'}")
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console messages, for the tests
         options.add_experimental_option("prefs", {
             "download.default_directory": str(self.downloads),
             "download.prompt_for_download": False,
@@ -69,6 +70,10 @@ class Browser:
         banner = self.driver.execute_script(
             "const e = document.getElementById('error'); return e ? e.textContent : '';")
         raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; page error: {banner!r}")
+
+    def console_errors(self) -> list[str]:
+        """Console errors since the last call (failed loads, script errors, CSP violations)."""
+        return [entry["message"] for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
 
     def js(self, script: str, *args: Any) -> Any:
         """Run `script` (a function body) in the page and return its value."""

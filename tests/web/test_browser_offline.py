@@ -203,3 +203,17 @@ def test_sessions_page_offline_and_deleting_a_local_copy(browser: Browser, offli
         row = database.get(Session, {"ref_id": 2})
         assert row is not None and row.downloaded_messages == 0 and row.available is False
         assert database.get(Session, {"ref_id": 1}).available is True
+
+
+def test_pages_load_without_console_errors(browser: Browser, offline_ui: OfflineUi) -> None:
+    """No script error, failed asset or Content-Security-Policy violation on any page."""
+    browser.console_errors()
+    for path, ready in [("", "#state"), ("sessions", "#sessions tr[data-session]"),
+                        ("sessions/1", "#stats tr[data-variable]"), ("compare", "#stats tr[data-variable]")]:
+        browser.driver.get(offline_ui.url + path)
+        browser.wait(lambda d: d.find_elements(By.CSS_SELECTOR, ready), f"/{path} to be ready")
+        assert browser.console_errors() == [], path
+    browser.driver.get(offline_ui.url + "sessions/3")
+    browser.wait(lambda d: d.find_element(By.ID, "error").is_displayed(), "the error banner")
+    assert "session 3 has not been downloaded" in browser.driver.find_element(By.ID, "error").text
+    browser.screenshot("session-not-downloaded")
