@@ -72,6 +72,7 @@ def board_rows(browser: Browser) -> list[list[str]]:
 
 
 def test_the_dashboard_starts_shows_changing_live_values_and_stops(browser: Browser, live_ui: LiveUi) -> None:
+    browser.console_errors()
     browser.driver.get(live_ui.url)
     browser.wait(lambda d: text_of(browser, "state") == "idle", "the logger to show as idle")
     browser.wait(lambda d: len(board_rows(browser)) == 2, "two boards")
@@ -105,6 +106,7 @@ def test_the_dashboard_starts_shows_changing_live_values_and_stops(browser: Brow
     with live_ui.client() as client:
         assert client.logging() is None
         assert session in {s.id for s in client.sessions()}
+    assert browser.console_errors() == []
 
 
 def test_a_session_downloads_with_its_progress_bar_reaching_100(browser: Browser, live_ui: LiveUi) -> None:
@@ -137,4 +139,5 @@ def test_a_session_downloads_with_its_progress_bar_reaching_100(browser: Browser
         "return window.blitzSeries && window.blitzSeries.adc_channel_one && window.blitzSeries.raw_adc;"),
         "the downloaded session's charts")
     assert not browser.driver.find_element(By.ID, "offline").is_displayed()
+    assert browser.console_errors() == []
     browser.screenshot("session-downloaded")
