@@ -65,27 +65,11 @@ def _stop_process(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-_BARS = "▁▂▃▄▅▆▇█"
-
-
-def _sparkline(values: tuple[float, ...]) -> str:
-    if not values:
-        return ""
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    return "".join(_BARS[int((v - low) / span * (len(_BARS) - 1))] for v in values)
-
-
-def _live_table(values: list[Any]) -> str:
-    rows = [f"  {'variable':<20} {'latest':>10}  trend"]
-    for value in values:
-        rows.append(f"  {value.name:<20} {value.value:>10.2f}  {_sparkline(value.trend)}")
-    return "\n".join(rows)
-
-
 def run_demo(workdir: Path, seconds: float, rate_hz: float) -> dict[str, Any]:
     """Run the demo in `workdir`; returns what it produced (paths and counts)."""
     from blitz.boards import load_boards
+    from blitz.cli.live import Screen
+    from blitz.cli.live import render as render_live
     from blitz.client.blocking import Client
     from blitz.client.download import Downloader
     from blitz.client.live import LiveView
@@ -133,6 +117,7 @@ def run_demo(workdir: Path, seconds: float, rate_hz: float) -> dict[str, Any]:
         _say(f"4/6  logging session {session_id} for {seconds:g} s; live values:")
         database = stack.enter_context(DatabaseClient(path=str(workdir / "blitz.db")))
         view = LiveView(boards, database)
+        screen = Screen(sys.stderr) if sys.stderr.isatty() else None
         shown = 0.0
         set_point_sent = False
         started_s = time.monotonic()
@@ -144,7 +129,10 @@ def run_demo(workdir: Path, seconds: float, rate_hz: float) -> dict[str, Any]:
                 _say("     sent the motor board a new set point (30); watch motor_value follow it")
             if time.monotonic() - shown >= 1.0 and view.values():
                 shown = time.monotonic()
-                _say(_live_table(view.values()))
+                if screen is not None:  # redraw in place on a terminal, print otherwise
+                    screen.draw(render_live(view))
+                else:
+                    _say(render_live(view, ascii_only=True))
         view.flush()
         client.stop()
         _say(f"     stopped; {view.lines} lines seen live")
