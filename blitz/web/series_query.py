@@ -7,12 +7,13 @@ value (plus first/last time and count) by the database itself, walking the
 `(session_id, category_id, time_logged)` index.  Only a window with few
 readings returns them as they are.
 
-SQLite sorts for a GROUP BY on a computed bucket, which costs more than the
-scan; there each bucket is a correlated subquery over its own index range (no
-sort) whose five aggregates come back as one exactly formatted text
-(`%!.20e` round-trips a double), and the buckets are shared out between a few
-connections that scan at once.  Other databases (PostgreSQL) hash-aggregate a
-plain GROUP BY.
+A GROUP BY on a computed bucket makes SQLite and PostgreSQL sort every reading
+(PostgreSQL cannot estimate the number of buckets, so it sorts on disk), which
+costs more than the scan itself.  Instead each bucket is its own index range
+scan: a correlated subquery on SQLite, whose five aggregates come back as one
+exactly formatted text (`%!.20e` round-trips a double), and a LATERAL join on
+PostgreSQL.  The buckets are shared out between a few connections that scan
+at once.  Other databases get the plain GROUP BY.
 """
 
 from __future__ import annotations
@@ -42,6 +43,21 @@ _SQLITE_BUCKETS = text(
     "AND time_logged <= :end) FROM bucket"
 )
 
+_LATERAL_BUCKETS = text(
+    "SELECT b.i, agg.* FROM generate_series(0, :buckets - 1) AS b(i) CROSS JOIN LATERAL "
+    "(SELECT min(value), max(value), min(time_logged), max(time_logged), count(*) FROM reading "
+    "WHERE session_id = :session AND category_id = :category "
+    "AND time_logged >= :start + b.i * :bucket_ms AND time_logged < :start + (b.i + 1) * :bucket_ms "
+    "AND time_logged <= :end) AS agg"
+).bindparams(
+    bindparam("start", type_=BigInteger),
+    bindparam("end", type_=BigInteger),
+    bindparam("bucket_ms", type_=BigInteger),
+    bindparam("buckets", type_=Integer),
+    bindparam("session", type_=Integer),
+    bindparam("category", type_=Integer),
+)
+
 _GROUPED_BUCKETS = text(
     "SELECT (time_logged - :start) / :bucket_ms AS b, min(value), max(value), "
     "min(time_logged), max(time_logged), count(*) FROM reading "
@@ -54,6 +70,9 @@ _GROUPED_BUCKETS = text(
     bindparam("session", type_=Integer),
     bindparam("category", type_=Integer),
 )
+
+#: Dialects where each bucket is its own index range scan (no sort), by query.
+_PER_BUCKET = {"sqlite": _SQLITE_BUCKETS, "postgresql": _LATERAL_BUCKETS}
 
 
 @dataclass
@@ -120,9 +139,9 @@ def fetch_series(
 ) -> Series:
     """The readings of one variable in [start_ms, end_ms], at most about `2 * width_px` points.
 
-    On a SQLite file, an envelope's buckets are split into `workers` ranges
-    computed at once on their own connections from `engine` (SQLite runs
-    queries without Python's lock, so each core scans its own part).
+    With an `engine` that pools connections, an envelope's buckets are split into
+    `workers` ranges computed at once on their own connections (the database
+    drivers run queries without Python's lock, so each core scans its own part).
     """
     if end_ms < start_ms:
         raise ValueError(f"window: expected start <= end, got {start_ms} > {end_ms}")
@@ -140,29 +159,34 @@ def fetch_series(
     bucket_ms = -(-span // width_px)  # ceil: at most width_px buckets
     buckets = -(-span // bucket_ms)
     env = Envelope(bucket_ms)
-    if conn.dialect.name != "sqlite":
+    dialect = conn.dialect.name
+    if dialect not in _PER_BUCKET:
         for _, low, high, first, last, count in conn.execute(_GROUPED_BUCKETS, {**params, "bucket_ms": bucket_ms}):
             _append(env, float(low), float(high), int(first), int(last), int(count))
+        series.envelope = env
+        return series
+    parts = _split(params, bucket_ms, buckets, workers if _can_split(engine) else 1)
+    if len(parts) == 1:
+        results = [conn.execute(_PER_BUCKET[dialect], parts[0]).all()]
     else:
-        parts = _split(params, bucket_ms, buckets, workers if _can_split(engine) else 1)
-        if len(parts) == 1:
-            packed = [conn.execute(_SQLITE_BUCKETS, parts[0]).all()]
-        else:
-            assert engine is not None
-            with ThreadPoolExecutor(len(parts), thread_name_prefix="blitz-series") as pool:
-                packed = list(pool.map(lambda part: _run_part(engine, part), parts))
-        for rows_of_part in packed:
-            for _, text_row in rows_of_part:
-                low, high, first, last, count = text_row.split(" ")
-                if count != "0":
-                    _append(env, float(low), float(high), int(first), int(last), int(count))
+        assert engine is not None
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="blitz-series") as pool:
+            results = list(pool.map(lambda part: _run_part(engine, part), parts))
+    for rows_of_part in results:
+        for row in rows_of_part:
+            if dialect == "sqlite":
+                low, high, first, last, count = row[1].split(" ")
+            else:
+                _, low, high, first, last, count = row
+            if int(count):
+                _append(env, float(low), float(high), int(first), int(last), int(count))
     series.envelope = env
     return series
 
 
 def _can_split(engine: Optional[Engine]) -> bool:
-    """Only a file database with a real pool can serve several connections at once."""
-    return engine is not None and engine.dialect.name == "sqlite" and not isinstance(engine.pool, StaticPool)
+    """Only an engine with a real pool (not one shared ":memory:" connection) can scan in parallel."""
+    return engine is not None and engine.dialect.name in _PER_BUCKET and not isinstance(engine.pool, StaticPool)
 
 
 def _split(params: dict[str, int], bucket_ms: int, buckets: int, workers: int) -> list[dict[str, int]]:
@@ -184,7 +208,7 @@ def _split(params: dict[str, int], bucket_ms: int, buckets: int, workers: int) -
 
 def _run_part(engine: Engine, params: dict[str, int]) -> list[Any]:
     with engine.connect() as conn:
-        return list(conn.execute(_SQLITE_BUCKETS, params).all())
+        return list(conn.execute(_PER_BUCKET[engine.dialect.name], params).all())
 
 
 def _append(env: Envelope, low: float, high: float, first: int, last: int, count: int) -> None:
