@@ -13,12 +13,16 @@ A benchmark is a module named in `BENCHMARKS`, imported only when it runs.  It d
   plus its own, and `options.workdir`, a folder for this run's files);
 - optionally `add_arguments(parser)` for options of its own;
 - a docstring whose first line `--list` shows.
+
+A module whose `run(options)` takes only the options and returns a dict of
+figures by name is accepted too: each number in the dict is printed as a figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import sys
 import tempfile
 import time
@@ -71,6 +75,17 @@ def _options(name: str, module: ModuleType, argv: Sequence[str], strict: bool) -
     return options
 
 
+def _call(module: ModuleType, options: argparse.Namespace, record: Recorder) -> None:
+    """`run(options, record)`, or `run(options)` returning a dict whose numbers become figures."""
+    if len(inspect.signature(module.run).parameters) >= 2:
+        module.run(options, record)
+        return
+    result = module.run(options)
+    for key, value in (result or {}).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            record.add(str(key), value, "")
+
+
 def run_one(name: str, module: ModuleType, options: argparse.Namespace) -> Recorder:
     """Run one benchmark in its own work folder and return what it recorded."""
     record = Recorder(name)
@@ -79,10 +94,10 @@ def run_one(name: str, module: ModuleType, options: argparse.Namespace) -> Recor
     if options.workdir is not None:
         folder = Path(options.workdir) / name
         folder.mkdir(parents=True, exist_ok=True)
-        module.run(argparse.Namespace(**{**vars(options), "workdir": folder}), record)
+        _call(module, argparse.Namespace(**{**vars(options), "workdir": folder}), record)
     else:
         with tempfile.TemporaryDirectory(prefix=f"blitz-bench-{name}-") as tmp:
-            module.run(argparse.Namespace(**{**vars(options), "workdir": Path(tmp)}), record)
+            _call(module, argparse.Namespace(**{**vars(options), "workdir": Path(tmp)}), record)
     print(f"== {name}: done in {time.perf_counter() - began:.1f} s", flush=True)
     return record
 

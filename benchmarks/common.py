@@ -102,7 +102,8 @@ def printed_figures(text: str) -> set[str]:
 
 def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """The options every benchmark understands."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    # "resolve": a benchmark may declare a shared option again with its own help text
+    parser = argparse.ArgumentParser(prog=prog, description=description, conflict_handler="resolve")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes and one repetition: checks that everything runs (CI)")
     parser.add_argument("--messages", type=int, default=None, metavar="N",
