@@ -31,6 +31,7 @@ def _flags(options: dict[str, Any]) -> dict[str, Any]:
         "poll_interval_s": options["poll_interval"],
         "redis_url": options["redis_url"],
         "data_dir": options["data_dir"],
+        "appendfsync": options["appendfsync"],
         "token": options["token"],
         "tls_cert": options["tls_cert"],
         "tls_key": options["tls_key"],
@@ -52,6 +53,8 @@ def _flags(options: dict[str, Any]) -> dict[str, Any]:
 @click.option("--poll-interval", type=float, metavar="SECONDS", help="TRANSMIT period [0.1].")
 @click.option("--redis-url", metavar="URL", help="Use this Redis instead of an embedded one.")
 @click.option("--data-dir", metavar="DIR", help="Embedded Redis's directory [./blitz-data].")
+@click.option("--appendfsync", type=click.Choice(["always", "everysec", "no"]),
+              help="Embedded Redis's fsync policy [everysec]; always: no acknowledged line lost to a power cut.")
 @click.option("--token", help="Clients must AUTH with it (or set BLITZ_TOKEN).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file.")
 @click.option("--tls-cert", type=click.Path(dir_okay=False), help="PEM certificate: serve TLS.")
