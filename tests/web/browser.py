@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -60,10 +61,13 @@ class Browser:
             shutil.rmtree(self.profile, ignore_errors=True)
 
     def wait(self, condition: Callable[[WebDriver], Any], what: str, timeout_s: float = 10.0) -> Any:
-        """Poll `condition(driver)` until truthy; fail naming `what` with the page's error banner."""
+        """Poll `condition(driver)` until truthy (a stale element counts as not yet); fail naming `what`."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            value = condition(self.driver)
+            try:
+                value = condition(self.driver)
+            except StaleElementReferenceException:  # the page redrew that element meanwhile: look again
+                value = None
             if value:
                 return value
             time.sleep(0.05)
