@@ -116,8 +116,13 @@ def run_server(config: Any) -> int:
         url = config.redis_url
         if url is None:
             os.makedirs(config.data_dir, exist_ok=True)
-            embedded = EmbeddedRedis(config.data_dir, appendonly=True, appendfsync=config.appendfsync)
+            # A SIGKILLed server's redis-server dies with it (Linux) or is stopped here.
+            embedded = EmbeddedRedis(config.data_dir, appendonly=True, appendfsync=config.appendfsync,
+                                     die_with_parent=True, lock_data_dir=True)
             url = embedded.start()
+            if embedded.stopped_orphan is not None:
+                log.warning("stopped redis-server %d, left running in %s by a server that crashed",
+                            embedded.stopped_orphan, config.data_dir)
             log.info("embedded redis-server started: %s (append-only, fsync %s)", url, config.appendfsync)
         client = Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0)
         service = make_service(config, reactor, client)

@@ -3,6 +3,12 @@
 A fresh machine has no Redis service, so the server (without --redis-url) and
 the test suite start their own: bound to loopback or a unix socket only, its
 files in one data directory, persistence by append-only file.
+
+A crashed owner must not leave a redis-server behind that blocks the next
+start: with `die_with_parent` the child is SIGTERMed (it flushes its AOF and
+exits) when its owner dies, on Linux; with `lock_data_dir` one owner at a
+time holds the data directory, and an owner starting after a crash stops the
+redis-server its predecessor left running before starting its own.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from blitz.data.redis_owner import DataDirLock, parent_death_signal
 from blitz.errors import StorageError
 
 SOCKET_NAME = "redis.sock"
@@ -73,6 +80,12 @@ class EmbeddedRedis:
     Use as a context manager, or call start() and stop().  With `unix_socket`
     it listens only on ``<data_dir>/redis.sock`` (TCP port 0), otherwise on
     127.0.0.1:`port` (a free port when None).
+
+    `die_with_parent`: the child gets SIGTERM when this process dies, even by
+    SIGKILL (Linux).  `lock_data_dir`: hold ``<data_dir>/redis.lock`` while
+    running, refuse a directory another live owner holds, and stop the
+    redis-server a crashed owner left running there (`stopped_orphan` says
+    which) before starting.
     """
 
     def __init__(
@@ -87,6 +100,8 @@ class EmbeddedRedis:
         extra_args: Sequence[str] = (),
         start_timeout_s: float = 10.0,
         stop_timeout_s: float = 10.0,
+        die_with_parent: bool = False,
+        lock_data_dir: bool = False,
     ) -> None:
         if appendfsync not in _APPENDFSYNC:
             raise ValueError(f"appendfsync must be one of {', '.join(_APPENDFSYNC)}, got {appendfsync!r}")
@@ -101,6 +116,10 @@ class EmbeddedRedis:
         self.extra_args = tuple(extra_args)
         self.start_timeout_s = start_timeout_s
         self.stop_timeout_s = stop_timeout_s
+        self.die_with_parent = die_with_parent
+        self.lock_data_dir = lock_data_dir
+        self.stopped_orphan: int | None = None  # pid of a crashed owner's redis-server stopped by start()
+        self._lock = DataDirLock(self.data_dir, stop_timeout_s) if lock_data_dir else None
         self._process: subprocess.Popen[bytes] | None = None
         self._url: str | None = None
         self._log_offset = 0  # log size at launch: errors show only this run's lines
@@ -137,6 +156,19 @@ class EmbeddedRedis:
             return self.url
         binary = self.binary if self.binary is not None else find_redis_server()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self._lock is not None:
+            self.stopped_orphan = self._lock.take()
+        try:
+            url = self._start(binary)
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+        if self._lock is not None and self._process is not None:
+            self._lock.record(self._process.pid, self._url)
+        return url
+
+    def _start(self, binary: str) -> str:
         if self.unix_socket:
             self._check_socket_free()
             return self._launch(binary, 0, f"unix://{self.socket_path}")
@@ -152,15 +184,19 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         """Shut redis-server down (SIGTERM: it flushes the AOF), killing it if it hangs."""
+        self._stop_process()
+        if self._lock is not None:
+            self._lock.release()
+
+    def _stop_process(self) -> None:
         process, self._process, self._url = self._process, None, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(self.stop_timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(self.stop_timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     def __enter__(self) -> EmbeddedRedis:
         self.start()
@@ -198,6 +234,7 @@ class EmbeddedRedis:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 cwd=self.data_dir,
+                preexec_fn=parent_death_signal() if self.die_with_parent else None,
             )
         except OSError as error:
             raise StorageError(f"cannot run redis-server {binary!r}: {error}") from error
@@ -205,7 +242,7 @@ class EmbeddedRedis:
         try:
             self._wait_for_ping(url)
         except BaseException:
-            self.stop()
+            self._stop_process()
             raise
         return url
 
