@@ -21,7 +21,14 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+#: Every run keeps its screenshots out of the work tree; BLITZ_UPDATE_SCREENSHOTS=1
+#: writes them into docs/screenshots for the user guide instead.
+SCREENSHOTS = (
+    DOC_SCREENSHOTS
+    if os.environ.get("BLITZ_UPDATE_SCREENSHOTS") == "1"
+    else Path(os.environ.get("BLITZ_SCREENSHOT_DIR", Path(tempfile.gettempdir()) / "blitz-screenshots"))
+)
 FLAGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -84,7 +91,7 @@ class Browser:
         return self.driver.execute_script(script, *args)
 
     def screenshot(self, name: str) -> Path:
-        """Save the viewport under docs/screenshots/<name>.png (the user guide shows them)."""
+        """Save the viewport as <name>.png under SCREENSHOTS (docs/screenshots on request)."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
         self.driver.save_screenshot(str(path))
