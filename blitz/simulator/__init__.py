@@ -5,6 +5,7 @@ included); `PtyBoard` and `PtyHost` put firmwares on real ptys; `Simulator`
 is the API tests use and `blitz simulate` wraps.
 """
 
+from blitz.simulator.faults import Faults
 from blitz.simulator.firmware import (
     MAX_BUFFER_SIZE,
     RECEIVE_CHARS,
@@ -26,6 +27,7 @@ __all__ = [
     "MAX_BUFFER_SIZE",
     "RECEIVE_CHARS",
     "BoardModel",
+    "Faults",
     "Firmware",
     "FirmwareCounters",
     "MotorModel",

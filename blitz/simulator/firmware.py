@@ -47,6 +47,7 @@ from blitz.protocol.constants import (
     MessageType,
     ResponseCode,
 )
+from blitz.simulator.faults import BABBLE_LINE, Faults, garbage_line
 from blitz.simulator.models import BoardModel
 from blitz.simulator.render import LINE_BYTES, LineMatrix, render_rows, rows_to_lines
 
@@ -77,6 +78,8 @@ class FirmwareCounters:
     dropped: int = 0  #: unsent messages discarded by START (or a reboot)
     lines: int = 0  #: command lines received (over-long ones included)
     errors: int = 0  #: error replies (61-66) sent
+    garbage: int = 0  #: invalid lines printed (Faults: garbage_every, babble)
+    strays: int = 0  #: stray 40/61 replies printed (Faults: stray_every)
 
 
 def hex_field(line: bytes, start: int, digits: int) -> int:
@@ -112,6 +115,7 @@ class Firmware:
         timestamps: TimestampMode | str = TimestampMode.MILLIS,
         millis_offset_ms: int = 0,
         record: bool = False,
+        faults: Faults | None = None,
     ) -> None:
         if not 2 <= buffer_size <= MAX_BUFFER_SIZE:
             raise ValueError(f"expected a buffer size of 2-{MAX_BUFFER_SIZE} messages, got {buffer_size!r}")
@@ -126,6 +130,8 @@ class Firmware:
         self.timestamps = TimestampMode(timestamps)
         self.millis_offset_ms = millis_offset_ms
         self.counters = FirmwareCounters()
+        self.faults = faults if faults is not None else Faults()
+        self._fault_lines = 0  # data lines sent since construction, for the fault rotation
         self._clock_ms = clock_ms
         rate = model.rate_hz
         self._int_rate = int(rate) if float(rate).is_integer() else 0
@@ -239,6 +245,8 @@ class Firmware:
         """Feed received bytes; return everything the board prints in answer."""
         self.poll()
         data = bytes(data).replace(b"\r", b"")
+        if self.faults.babble:
+            return self._babble(data)
         out: list[bytes] = []
         position = 0
         while position <= len(data):
@@ -275,7 +283,10 @@ class Firmware:
         meta = hex_field(line, 2, 2)
         kind = meta >> 5
         if kind == MessageType.START:
-            return self._start()
+            if self.faults.start_reply == "ignore":
+                return b""
+            reply = self._start()
+            return b"" if self.faults.start_reply == "silent" else reply
         if kind == MessageType.STOP:
             self.logging = False
             return self._short(ResponseCode.ACK)
@@ -315,7 +326,34 @@ class Firmware:
             chunk = self._buffer[start:].tobytes() + self._buffer[:end].tobytes()
         self.counters.transmitted += self.pending
         self.send_index = end
+        if self.faults.garbage_every or self.faults.stray_every:
+            chunk = self._with_faulty_lines(chunk)
         return chunk + self._short(ResponseCode.ACK)
+
+    # -- faults (blitz.simulator.faults) ------------------------------------
+
+    def _with_faulty_lines(self, chunk: bytes) -> bytes:
+        """Insert invalid and stray lines between the data lines of a TRANSMIT reply."""
+        out: list[bytes] = []
+        garbage_every, stray_every = self.faults.garbage_every, self.faults.stray_every
+        for start in range(0, len(chunk), LINE_BYTES):
+            out.append(chunk[start : start + LINE_BYTES])
+            self._fault_lines += 1
+            if garbage_every and self._fault_lines % garbage_every == 0:
+                out.append(garbage_line(self.counters.garbage) + b"\r\n")
+                self.counters.garbage += 1
+            if stray_every and self._fault_lines % stray_every == 0:
+                code = ResponseCode.ACK if self.counters.strays % 2 == 0 else ResponseCode.TOO_SHORT
+                out.append(b"%02x%02x\r\n" % (self.board_id, code))
+                self.counters.strays += 1
+        return b"".join(out)
+
+    def _babble(self, data: bytes) -> bytes:
+        """A babbling board: one line of noise per line received, nothing obeyed."""
+        lines = data.count(b"\n")
+        self.counters.lines += lines
+        self.counters.garbage += lines
+        return (BABBLE_LINE + b"\r\n") * lines
 
 
 __all__ = [

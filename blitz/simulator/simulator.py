@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import asdict
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 from blitz.boards import BUILTIN_BOARDS, BlitzBasicBoard, Board, MotorBoard
 from blitz.errors import BoardError
 from blitz.protocol.constants import PAYLOAD_BITS
+from blitz.simulator.faults import Faults
 from blitz.simulator.firmware import Firmware, FirmwareCounters, TimestampMode
 from blitz.simulator.host import PtyHost
 from blitz.simulator.models import make_model
@@ -158,7 +159,8 @@ class Simulator:
 
     Every board gets the same settings; the n-th board sharing an id uses
     `seed + n` so that duplicates differ.  `clock_s` is the time source in
-    seconds (monotonic), injected for tests.
+    seconds (monotonic), injected for tests.  `faults` gives boards (by id)
+    faults to have (blitz.simulator.faults).
     """
 
     def __init__(
@@ -176,6 +178,7 @@ class Simulator:
         record: bool = False,
         clock_s: Callable[[], float] = time.monotonic,
         tick_s: float = 0.01,
+        faults: Mapping[int, Faults] | None = None,
     ) -> None:
         if not boards:
             raise BoardError("expected at least one board to simulate")
@@ -198,6 +201,7 @@ class Simulator:
                 timestamps=timestamps,
                 millis_offset_ms=millis_offset_ms,
                 record=record,
+                faults=(faults or {}).get(board.id),
             )
             link = None
             if self.link_dir is not None:
