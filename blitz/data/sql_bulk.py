@@ -1,11 +1,14 @@
-"""Write thousands of readings or cache rows per statement: executemany, or COPY on PostgreSQL.
+"""Write thousands of readings or cache rows per statement: multi-row INSERT, or COPY on PostgreSQL.
 
 Downloads store millions of readings; building ORM objects or committing per row
-would dominate the time, so rows go in as plain tuples through the driver.
+would dominate the time, so rows go in as plain values through the driver.  On
+SQLite one INSERT of a few hundred rows binds them all in C, about twice as
+fast as executemany, which steps the statement once per row from Python.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any, Literal, Union
 
@@ -25,6 +28,11 @@ __all__ = [
 ArrayLike = Union[Sequence[int], Sequence[float], npt.NDArray[Any]]
 
 ColumnKind = Literal["int32", "int64", "float64"]
+
+#: Rows per SQLite INSERT statement (fewer when the build allows fewer bound variables).
+SQLITE_ROWS_PER_INSERT = 500
+_SQLITE_DEFAULT_VARIABLES = 999  # SQLITE_MAX_VARIABLE_NUMBER before SQLite 3.32
+_SQLITE_LIMIT_VARIABLE_NUMBER = getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", 9)
 
 _INT_BOUNDS: dict[str, tuple[int, int]] = {
     "int32": (-(2**31), 2**31 - 1),
@@ -112,24 +120,46 @@ def write_rows(
 ) -> int:
     """Insert the rows zipped from `arrays` (one per name in `columns`) into `table`.
 
-    Runs inside the caller's transaction: SQLite gets one DBAPI executemany of
-    tuples, PostgreSQL with psycopg a COPY, any other dialect a Core executemany.
+    Runs inside the caller's transaction: SQLite gets multi-row INSERTs on the
+    DBAPI cursor, PostgreSQL with psycopg a COPY, any other dialect a Core executemany.
     """
     unknown = [name for name in columns if name not in table.columns]
     if unknown or len(arrays) != len(columns) or not columns:
         raise ValueError(f"{table.name}: expected one array per column of {list(columns)}, unknown {unknown}")
     if len(arrays[0]) == 0:
         return 0
-    rows = list(zip(*(array.tolist() for array in arrays)))
     dialect = conn.dialect
     if dialect.name == "sqlite":
-        marks = ", ".join("?" for _ in columns)
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", rows)
-    elif dialect.name == "postgresql" and dialect.driver == "psycopg":
+        return _sqlite_insert(conn, table, columns, arrays)
+    rows = list(zip(*(array.tolist() for array in arrays)))
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
         copy_rows(conn, table, columns, rows)
     else:
         conn.execute(table.insert(), [dict(zip(columns, row)) for row in rows])
     return len(rows)
+
+
+def _sqlite_insert(
+    conn: Connection, table: Table, columns: Sequence[str], arrays: Sequence[npt.NDArray[Any]]
+) -> int:
+    """INSERT the rows `SQLITE_ROWS_PER_INSERT` at a time, each statement binding all its values at once."""
+    width = len(columns)
+    count = len(arrays[0])
+    flat: list[Any] = [None] * (width * count)
+    for position, array in enumerate(arrays):  # row-major: row i's values at [i * width, (i + 1) * width)
+        flat[position::width] = array.tolist()
+    values = tuple(flat)  # a tuple is one positional parameter set to exec_driver_sql
+    getlimit = getattr(conn.connection.driver_connection, "getlimit", None)  # Python 3.11+
+    variables = getlimit(_SQLITE_LIMIT_VARIABLE_NUMBER) if getlimit is not None else _SQLITE_DEFAULT_VARIABLES
+    per_statement = max(1, min(SQLITE_ROWS_PER_INSERT, variables // width))
+    head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+    row = "(" + ", ".join("?" * width) + ")"
+    full = head + ", ".join([row] * per_statement)
+    for start in range(0, count, per_statement):
+        rows = min(per_statement, count - start)
+        statement = full if rows == per_statement else head + ", ".join([row] * rows)
+        conn.exec_driver_sql(statement, values[start * width : (start + rows) * width])
+    return count
 
 
 def _binary_copy_types(table: Table, columns: Sequence[str]) -> list[str] | None:

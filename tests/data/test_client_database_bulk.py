@@ -236,3 +236,17 @@ def test_concurrent_clients_on_postgres_share_categories(postgres_engine: Engine
     results = race(4, lambda i: clients[i].get_or_create_categories(NAMES))
     assert all(result == results[0] for result in results)
     assert len(clients[0].all(Category)) == len(NAMES)
+
+
+def test_bulk_readings_spanning_several_insert_statements_keep_every_row(database_client: DatabaseClient) -> None:
+    # SQLite inserts SQLITE_ROWS_PER_INSERT rows per statement: check full statements and the short tail row by row.
+    from blitz.data.sql_bulk import SQLITE_ROWS_PER_INSERT
+
+    count = 2 * SQLITE_ROWS_PER_INSERT + 7
+    database_client.update_session_list([[6, 0, 10, count]])
+    times = np.arange(count, dtype=np.int64) + 2**40
+    categories = np.arange(count, dtype=np.int64) % 3 + 1
+    values = np.arange(count, dtype=np.float64) / 7
+    assert database_client.add_readings_bulk(6, times, categories, values, messages=count) == count
+    stored = [(r.time_logged, r.category_id, r.value) for r in database_client.get_session_readings(6)]
+    assert stored == list(zip(times.tolist(), categories.tolist(), values.tolist()))
