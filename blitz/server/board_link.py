@@ -322,7 +322,8 @@ class BoardLink:
                     self, 2, f"about {lost} messages overwritten in the board's buffer (poll faster)", errors=0
                 )
                 self.overwritten += lost
-        bad = result.bad + (self._protocol.take_garbage() if self._protocol is not None else [])
+        # The protocol keeps every bad line (result.bad is the part of them in this batch).
+        bad = self._protocol.take_garbage() if self._protocol is not None else result.bad
         if bad:
             sample = bad[0][:40].decode("ascii", "replace")
             self.sink.link_problem(self, 2, f"{len(bad)} bad lines dropped, e.g. {sample!r}", errors=len(bad))
