@@ -24,6 +24,7 @@ from blitz.server.board_protocol import (
     PortLost,
     ReplyTimeout,
     TransmitResult,
+    split_valid,
 )
 
 PortOpener = Callable[[str, BoardProtocol], Any]
@@ -259,9 +260,10 @@ class BoardLink:
 
     def _salvage(self, protocol: BoardProtocol) -> None:
         """Keep data lines that arrived before a port went away."""
-        lines = protocol.take_data()
-        if lines:
-            self._deliver(TransmitResult(lines, []))
+        good, bad = split_valid(protocol.take_data())
+        protocol.garbage.extend(bad)  # checked like a completed reply: garbage is counted, not stored
+        if good or bad:
+            self._deliver(TransmitResult(good, bad))
 
     def _cancel_pending(self) -> None:
         if self._pending_call is not None and self._pending_call.active():
