@@ -109,16 +109,25 @@ class BlitzLogger:
         self.links.append(link)
 
     def resume(self) -> None:
-        """Adopt a session Redis still marks running (the server crashed)."""
+        """Adopt a session Redis still marks running (the server crashed).
+
+        Its count and clock go on from what Redis holds; boards that kept
+        logging meanwhile are drained, not restarted (see `link_ready`).
+        """
         try:
             session_id = self.store.resume()
+            info = self.store.session_info(session_id) if session_id >= 0 else None
         except (RedisError, StorageError) as exc:
             self.notify(3, f"cannot read the running session from Redis: {exc}")
             return
-        if session_id >= 0:
+        if session_id >= 0 and info is not None:
             self._session_id = session_id
             self.phase = "running"
-            self.notify(2, f"resuming session {session_id}, left running by a previous server")
+            self._session_messages = info.count
+            running_s = max(0.0, self.wall_clock() - info.start_ms / 1000)
+            self._session_started_s = self.monotonic() - running_s
+            self.notify(2, f"resuming session {session_id} ({info.count} lines stored), "
+                           "left running by a previous server")
 
     # -- sessions -----------------------------------------------------------
 
@@ -333,7 +342,10 @@ class BlitzLogger:
         self._counters.setdefault(board_id, _Counters())
         self.notify(1, f"board {board_id:02x} ({_DESCRIPTIONS.get(board_id, 'unknown board')}) ready on {link.port}")
         if self.phase == "running":
-            link.start_logging()
+            # START would drop the lines a board still logging for this session
+            # holds (after a server restart or a port hiccup): TRANSMIT first;
+            # a board that is not logging answers 66 and is STARTed then.
+            link.poll()
 
     def link_lost(self, link: BoardLink, reason: str) -> None:
         """A board or its port went away; the link retries by itself."""

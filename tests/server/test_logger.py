@@ -179,12 +179,14 @@ def test_a_board_that_forgot_it_was_logging_is_started_again() -> None:
     assert rig.links[0].calls == ["start", "start"]
 
 
-def test_a_board_coming_back_mid_session_is_started() -> None:
+def test_a_board_coming_back_mid_session_is_drained_then_started_if_not_logging() -> None:
     rig = Rig()
     rig.start()
     rig.links[2].board_id, rig.links[2].state = 10, "ok"
     rig.logger.link_ready(rig.links[2])  # type: ignore[arg-type]
-    assert rig.links[2].calls == ["start"]
+    assert rig.links[2].calls == ["poll"]  # START first would drop the lines it still buffers
+    rig.logger.link_not_logging(rig.links[2])  # type: ignore[arg-type]
+    assert rig.links[2].calls == ["poll", "start"]
 
 
 def test_board_command_replies_and_errors() -> None:
@@ -249,8 +251,12 @@ def test_reset_stops_and_deletes_everything() -> None:
 def test_resume_adopts_a_session_left_running() -> None:
     rig = Rig()
     rig.store.start_session()
+    rig.store.queue_many(["08a0000000010000000000000000"] * 3, 1)
+    rig.redis.set("blitz:session_1_start", (1700000000 - 60) * 1000)  # started a minute ago
     rig.logger.resume()
     assert rig.logger.session_id == 1 and rig.logger.status().logging
+    assert rig.logger.status().session_messages == 3  # the count and the clock go on
+    assert rig.logger.session_ms() == 60_000
     assert rig.stop() == 1
 
 
