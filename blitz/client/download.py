@@ -43,7 +43,7 @@ class SessionStore(Protocol):
     def get_or_create_categories(self, names: Any) -> dict[str, int]: ...
 
     def add_readings_bulk(self, session_id: int, time_logged: Any, category_id: Any, value: Any,
-                          messages: int = 0) -> int: ...
+                          messages: int = 0, stored_before: Optional[int] = None) -> int: ...
 
     def update_session_availability(self, session_id: int) -> bool: ...
 
@@ -166,8 +166,10 @@ class Downloader:
         chunk = decode_chunk(lines, self.boards, last_timestamps)
         ids = self._category_array(chunk.names)
         category = ids[chunk.name_index] if len(chunk) else np.zeros(0, dtype=np.int64)
+        # stored_before: a second download of the session running meanwhile makes this fail, not duplicate.
         report.readings += self.database.add_readings_bulk(
-            session_id, chunk.time_logged, category, chunk.value, messages=len(lines))
+            session_id, chunk.time_logged, category, chunk.value, messages=len(lines),
+            stored_before=report.offset + report.messages)
         report.messages += len(lines)
         if chunk.errors:
             report.bad_lines += len(chunk.errors)

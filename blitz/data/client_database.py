@@ -29,12 +29,12 @@ from blitz.data.client_sessions import parse_session_list, refresh_availability,
 from blitz.data.models import Base, Cache, Category, Config, Notification, Reading, Session
 from blitz.data.sql_bulk import ArrayLike, prepare_samples, write_rows
 from blitz.data.sql_engine import MEMORY, create_client_engine
-from blitz.data.sql_errors import storage_errors
+from blitz.data.sql_errors import ConcurrentDownload, storage_errors
 from blitz.data.sql_schema import ensure_schema
 from blitz.data.sql_upsert import get_or_create_categories, validate_names, write_config
 from blitz.errors import StorageError
 
-__all__ = ["CACHE_ROWS_PER_VARIABLE", "DatabaseClient"]
+__all__ = ["CACHE_ROWS_PER_VARIABLE", "ConcurrentDownload", "DatabaseClient"]
 
 ModelT = TypeVar("ModelT", bound=Base)
 
@@ -203,18 +203,42 @@ class DatabaseClient:
         category_id: ArrayLike,
         value: ArrayLike,
         messages: int = 0,
+        stored_before: int | None = None,
     ) -> int:
         """Store equal-length columns of readings in ONE transaction; return the row count.
 
         With `messages` > 0 the session's stored-message count grows by that many
         in the same transaction, so an interrupted download resumes exactly at
         `stored_messages(session_id)`.  Callers chunk (about 5,000 messages a call).
+        With `stored_before`, the chunk is stored only if the count is still that
+        (checked and bumped first, under the row's write lock); otherwise
+        `ConcurrentDownload` is raised and nothing is stored, so two downloads of
+        one session never store a message twice.
         """
         require_int("session_id", session_id)
         require_int("messages", messages, minimum=0)
+        if stored_before is not None:
+            require_int("stored_before", stored_before, minimum=0)
         arrays = prepare_samples(time_logged, category_id, value)
         session_column = np.full(len(arrays[0]), session_id, dtype=np.int64)
         with self._core() as conn:
+            if messages:
+                claimed = Session.ref_id == session_id
+                if stored_before is not None:
+                    claimed = claimed & (Session.downloaded_messages == stored_before)
+                bumped = conn.execute(
+                    update(Session).where(claimed).values(downloaded_messages=Session.downloaded_messages + messages)
+                )
+                if bumped.rowcount != 1:
+                    stored = conn.execute(
+                        select(Session.downloaded_messages).where(Session.ref_id == session_id)
+                    ).scalar()
+                    if stored is None:
+                        raise StorageError(
+                            f"session {session_id} is not in the local session list; "
+                            f"call update_session_list before storing its messages"
+                        )
+                    raise ConcurrentDownload(session_id, stored_before or 0, int(stored))
             count = write_rows(
                 conn,
                 Reading.__table__,
@@ -222,16 +246,6 @@ class DatabaseClient:
                 [session_column, *arrays],
             )
             if messages:
-                bumped = conn.execute(
-                    update(Session)
-                    .where(Session.ref_id == session_id)
-                    .values(downloaded_messages=Session.downloaded_messages + messages)
-                )
-                if bumped.rowcount != 1:
-                    raise StorageError(
-                        f"session {session_id} is not in the local session list; "
-                        f"call update_session_list before storing its messages"
-                    )
                 refresh_availability(conn, session_id)
         return count
 

@@ -14,7 +14,20 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from blitz.errors import StorageError
 
-__all__ = ["storage_errors"]
+__all__ = ["ConcurrentDownload", "storage_errors"]
+
+
+class ConcurrentDownload(StorageError):
+    """Another download stored messages of the session meanwhile; this chunk was not stored."""
+
+    def __init__(self, session_id: int, expected: int, stored: int) -> None:
+        super().__init__(
+            f"session {session_id}: another download is storing it ({stored} messages stored, this one "
+            f"expected {expected}); stopped without storing anything twice, run it again to continue"
+        )
+        self.session_id = session_id
+        self.expected = expected
+        self.stored = stored
 
 
 @contextmanager
