@@ -3,10 +3,12 @@
 The reactor thread only appends to an in-memory queue (`submit`, `call`); one
 writer thread empties it into Redis, so a slow or absent Redis never stalls
 the reactor.  Consecutive batches of one session are coalesced into one
-`queue_many` (one RPUSH round trip).  While Redis is down the lines wait, up
-to `max_buffered_lines`; beyond that each refused line is counted as dropped
-and reported.  Operations (`call`) run in the same order as the lines, so a
-session's end is recorded only after all of its lines.
+`queue_many` (one RPUSH round trip); woken from idle, the writer first waits
+`linger_s` (5 ms) so that every board's reply to one poll goes together.
+While Redis is down the lines wait, up to `max_buffered_lines`; beyond that
+each refused line is counted as dropped and reported.  Operations (`call`)
+run in the same order as the lines, so a session's end is recorded only
+after all of its lines.
 
 Exactly once: the writer knows each session's length; when a write fails it
 re-reads the length before retrying, so a write that landed but whose reply
@@ -63,6 +65,7 @@ class RedisWriter:
         max_buffered_lines: int = 1_000_000,
         batch_lines: int = 20_000,
         retry_s: float = 0.5,
+        linger_s: float = 0.005,
         sleep: Callable[[float], Any] = time.sleep,
     ) -> None:
         self.store = store
@@ -71,6 +74,7 @@ class RedisWriter:
         self.max_buffered_lines = max_buffered_lines
         self.batch_lines = batch_lines
         self.retry_s = retry_s
+        self.linger_s = linger_s
         self.sleep = sleep
         self.ok = True
         self.buffered = 0  # lines waiting in memory
@@ -163,6 +167,11 @@ class RedisWriter:
                     self._cond.wait()
                 if self._stopping:
                     return
+            if self.linger_s > 0 and self.buffered < self.batch_lines:
+                # Let the other boards' replies to the same poll join: one wake-up and one RPUSH
+                # per poll instead of one per board (the profile showed the wake-ups and redis-py's
+                # per-call cost, not the lines, dominating the writer).
+                time.sleep(self.linger_s)
             if not self.write_once():
                 self.sleep(self.retry_s)
 
