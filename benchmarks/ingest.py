@@ -286,12 +286,12 @@ def profile_server(pid: int, seconds: float, out: Path) -> subprocess.Popen[byte
         print("py-spy not found: pip install py-spy", file=sys.stderr)
         return None
     return subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(int(max(1, seconds))),
-                             "--rate", "200", "--nonblocking", "--threads", "--format", "raw", "-o", str(out)],
+                             "--rate", "250", "--gil", "--nonblocking", "--threads", "--format", "raw", "-o", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def top_functions(raw_file: Path, count: int = 12) -> list[tuple[str, float, float]]:
-    """(function, self %, inclusive %) of the busiest frames in a py-spy raw profile, idle excluded."""
+    """(function, self %, inclusive %) of the busiest frames in a py-spy raw profile (GIL holders only)."""
     self_counts: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
@@ -301,8 +301,6 @@ def top_functions(raw_file: Path, count: int = 12) -> list[tuple[str, float, flo
             continue
         frames = stack.split(";")
         leaf = frames[-1]
-        if any(idle in leaf for idle in ("poll (", "wait (", "select (", "_wait_for_tstate_lock")):
-            continue  # sleeping in the reactor's poll or the writer's condition
         samples = int(number)
         total += samples
         self_counts[_frame_name(leaf)] += samples
@@ -415,6 +413,7 @@ FIGURES = (
     "overwritten_lines",
     "not_sent_at_stop",
     "server_cpu_percent",
+    "lines_per_rpush",
     "transmit_gap_p99_ms",
     "transmit_gap_max_ms",
     "simulator_cpu_percent",
@@ -439,7 +438,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--buffer", type=int, default=1000, help="board buffer in messages [1000]")
     parser.add_argument("--poll-interval", type=float, default=0.02, help="server TRANSMIT period [0.02]")
     parser.add_argument("--nice", type=int, default=0,
-                        help="niceness of the server, the simulator and redis-server (negative needs root) [0]")
+                        help="niceness of the server and the simulator, not Redis (negative needs root) [0]")
     parser.add_argument("--profile", type=Path, default=None,
                         help="py-spy the server during the (first) run, raw collapsed stacks to this file")
     parser.add_argument("--no-references", action="store_true", help="skip the Redis and pty references")
@@ -466,7 +465,7 @@ def measure(options: argparse.Namespace, workdir: Path, profile: Path | None) ->
         try:
             server = ServerProcess(sim.paths, url, options.poll_interval, workdir / "data")
             if options.nice:
-                renice([server.pid, sim.pid, embedded.pid or 0], options.nice)
+                renice([server.pid, sim.pid], options.nice)
             with Client(port=server.port, timeout=30) as client:
                 wait_boards_ok(client, boards)
                 windows = {name: CpuWindow(pid) for name, pid in
@@ -491,6 +490,11 @@ def measure(options: argparse.Namespace, workdir: Path, profile: Path | None) ->
                 server.stop()
             stats = sim.stop()
         counts = redis_counts(url, session)
+        probe = redis.Redis.from_url(url)
+        try:
+            rpush_calls = int(probe.info("commandstats").get("cmdstat_rpush", {}).get("calls", 0))
+        finally:
+            probe.close()
     transmitted = {int(entry["board_id"], 16): int(entry["transmitted"]) for entry in stats}
     generated = sum(int(entry["generated"]) for entry in stats)
     overwritten = sum(int(entry["overwritten"]) for entry in stats)
@@ -510,6 +514,7 @@ def measure(options: argparse.Namespace, workdir: Path, profile: Path | None) ->
         "transmit_gap_max_ms": max(float(entry["gap_max_ms"]) for entry in stats),
         "transmit_gap_p99_ms": max(float(entry["gap_p99_ms"]) for entry in stats),
         "wall_s": wall_s,
+        "lines_per_rpush": in_redis / rpush_calls if rpush_calls else 0.0,
     })
     return result
 
@@ -568,6 +573,8 @@ def run(options: argparse.Namespace, record: Any) -> None:
     record.add("not_sent_at_stop", _median(runs, "not_sent_at_stop"), "lines",
                note="sampled between the last TRANSMIT and STOP: the firmware's STOP window")
     record.add("server_cpu_percent", _median(runs, "server_cpu_percent"), "% of one core", "< 100", note)
+    record.add("lines_per_rpush", _median(runs, "lines_per_rpush"), "lines",
+               note="lines in Redis / RPUSH calls (Redis INFO commandstats)")
     record.add("transmit_gap_p99_ms", _median(runs, "transmit_gap_p99_ms"), "ms",
                note=f"worst board; poll {1000 * options.poll_interval:g} ms, a buffer lasts {buffer_ms:.0f} ms")
     record.add("transmit_gap_max_ms", max(r["transmit_gap_max_ms"] for r in runs), "ms",

@@ -46,7 +46,9 @@ from benchmarks.ingest import (
     ServerProcess,
     SimulatorProcess,
     load_average,
+    profile_server,
     renice,
+    top_functions,
     wait_boards_ok,
 )
 
@@ -165,11 +167,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--buffer", type=int, default=1000, help="board buffer in messages [1000]")
     parser.add_argument("--poll-interval", type=float, default=0.02, help="server TRANSMIT period [0.02]")
     parser.add_argument("--nice", type=int, default=0,
-                        help="niceness of the server, the simulator and redis-server (negative needs root) [0]")
+                        help="niceness of the server and the simulator, not Redis (negative needs root) [0]")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="py-spy the server during the (first) run, raw collapsed stacks to this file")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
 
 
-def measure(options: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+def measure(options: argparse.Namespace, workdir: Path, profile: Path | None = None) -> dict[str, Any]:
     """One run: subscribe, log for `--seconds`, stop, compare with Redis; returns its figures."""
     boards, rate_hz, seconds = options.boards, options.rate, options.seconds
     ids = [f"{FIRST_BOARD_ID + n:02x}" for n in range(boards)]
@@ -183,7 +187,7 @@ def measure(options: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         try:
             server = ServerProcess(sim.paths, url, options.poll_interval, workdir / "data")
             if options.nice:
-                renice([server.pid, sim.pid, embedded.pid or 0], options.nice)
+                renice([server.pid, sim.pid], options.nice)
             with Client(port=server.port, timeout=30) as control:
                 wait_boards_ok(control, boards)
                 sub = Subscriber(server.port, definitions)
@@ -192,6 +196,7 @@ def measure(options: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     window = CpuWindow(server.pid)
                     session = control.start().session_id
                     window.start()
+                    spy = profile_server(server.pid, seconds - 0.5, profile) if profile else None
                     time.sleep(seconds)
                     result["server_cpu_percent"] = window.stop()
                     wall_s = window.wall_s
@@ -200,6 +205,8 @@ def measure(options: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     deadline = time.monotonic() + 10
                     while sub.received < expected and time.monotonic() < deadline:
                         time.sleep(0.02)
+                    if spy is not None:
+                        spy.communicate(timeout=60)
                 finally:
                     sub.stop()
         finally:
@@ -238,7 +245,7 @@ def run(options: argparse.Namespace, record: Any) -> None:
     """Subscribe to LIVE while simulated boards log through a real server; record the medians of `--repeat` runs."""
     options.seconds = options.seconds or (2.0 if options.smoke else 30.0)
     for name, default in (("boards", 1), ("rate", 5000.0), ("buffer", 1000), ("poll_interval", 0.02),
-                          ("nice", 0), ("repeat", None)):
+                          ("nice", 0), ("profile", None), ("repeat", None)):
         if not hasattr(options, name):
             setattr(options, name, default)
     repeat = 1 if options.smoke else max(1, int(options.repeat or 1))
@@ -247,7 +254,7 @@ def run(options: argparse.Namespace, record: Any) -> None:
                f"load {load_average():.2f}")
     runs = []
     for index in range(repeat):
-        runs.append(measure(options, Path(options.workdir) / f"run{index}"))
+        runs.append(measure(options, Path(options.workdir) / f"run{index}", options.profile if index == 0 else None))
         record.say(f"run {index + 1}: " + ", ".join(f"{k} {v:,.1f}" for k, v in runs[-1].items())
                    + f"; load {load_average():.2f}")
 
@@ -281,6 +288,9 @@ def run(options: argparse.Namespace, record: Any) -> None:
     record.add("server_cpu_percent", median("server_cpu_percent"), "% of one core", note=note)
     record.add("overwritten_lines", max(r["overwritten_lines"] for r in runs), "lines", "= 0",
                f"{worst}longest TRANSMIT gap {max(r['transmit_gap_max_ms'] for r in runs):.0f} ms")
+    if options.profile and Path(options.profile).exists():
+        for name, own, inclusive in top_functions(Path(options.profile)):
+            record.say(f"profile: {own:5.1f} % self {inclusive:5.1f} % incl  {name}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
