@@ -169,7 +169,7 @@ def load_session(conn: Connection, ref_id: int) -> SessionOverview:
     last_ms = select(func.max(Reading.time_logged)).where(*of_variable).scalar_subquery()
     first_value = select(Reading.value).where(*of_variable).order_by(Reading.time_logged).limit(1).scalar_subquery()
     rows = conn.execute(
-        select(Category.variable_name, Category.id, first_ms, last_ms, first_value).order_by(Category.variable_name)
+        select(Category.variable_name, Category.id, first_ms, last_ms, first_value).order_by(Category.id)
     ).all()
     spans = tuple(
         VariableSpan(name, int(cid), int(first), int(last), float(value))
