@@ -362,6 +362,22 @@ def postgres_schema(url: str, prefix: str = "blitz_bench") -> Iterator[str]:
         admin.dispose()
 
 
+_SHARED: list[Path] = []
+
+
+def shared_dir() -> Path:
+    """A folder kept for this whole run (every benchmark), removed when the process exits."""
+    if not _SHARED:
+        import atexit
+        import shutil
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="blitz-bench-shared-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _SHARED.append(folder)
+    return _SHARED[0]
+
+
 def sqlite_file_size_mb(path: Path) -> float:
     """A SQLite file's size with its WAL, in MB."""
     total = 0

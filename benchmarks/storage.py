@@ -24,7 +24,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from benchmarks.common import Recorder, basic_lines_chunks, postgres_schema, repeats, size, sqlite_file_size_mb
+from benchmarks.common import (
+    Recorder,
+    basic_lines_chunks,
+    postgres_schema,
+    repeats,
+    shared_dir,
+    size,
+    sqlite_file_size_mb,
+)
 
 FIGURES = (
     "messages",
@@ -42,6 +50,7 @@ CHUNK_MESSAGES = 5_000
 NAIVE_MESSAGES = 10_000
 COLUMNS = ("session_id", "time_logged", "category_id", "value")
 SESSION_ID = 1
+SESSION_START_MS = 1_717_243_200_000  # 2024-06-01T12:00:00Z
 
 
 @dataclass
@@ -76,13 +85,29 @@ def decoded_chunks(messages: int, category_ids: dict[str, int],
         yield Chunk(len(lines), chunk.time_logged, ids[chunk.name_index], chunk.value)
 
 
-def new_store(url_or_path: str) -> Any:
-    """A `DatabaseClient` with the current schema, the session listed and the five categories."""
+def new_store(url_or_path: str, messages: int = 10**9) -> Any:
+    """A `DatabaseClient` with the current schema and the session listed (`messages` long)."""
     from blitz.data.database import DatabaseClient
 
     store = DatabaseClient(url=url_or_path) if "://" in url_or_path else DatabaseClient(path=url_or_path)
-    store.update_session_list([[SESSION_ID, 0, 1, 10**9]])
+    store.update_session_list([[SESSION_ID, SESSION_START_MS, SESSION_START_MS + 10 * messages, messages]])
     return store
+
+
+_BUILT: dict[int, Path] = {}
+
+
+def session_database(messages: int) -> Path:
+    """A SQLite file holding session 1 of `messages` Blitz Basic messages, downloaded; built once per run.
+
+    Browse and web benchmarks read it and must not change it.
+    """
+    if messages not in _BUILT:
+        path = shared_dir() / f"session-{messages}.db"
+        with new_store(str(path), messages) as store:
+            bulk_s(store, decoded_chunks(messages, basic_categories(store)))
+        _BUILT[messages] = path
+    return _BUILT[messages]
 
 
 def basic_categories(store: Any) -> dict[str, int]:
