@@ -188,7 +188,9 @@ class RedisWriter:
                 result = head.function()
                 self._done_call(head, result)
                 return True
-            lines = [line for batch in batches for line in batch.lines]
+            lines: list[str] = []
+            for batch in batches:
+                lines.extend(batch.lines)  # a C-level copy per batch, not a Python step per line
             written = self._write(head.session_id, lines)
         except RedisError as exc:
             self._failed(exc)
