@@ -286,7 +286,7 @@ def profile_server(pid: int, seconds: float, out: Path) -> subprocess.Popen[byte
         print("py-spy not found: pip install py-spy", file=sys.stderr)
         return None
     return subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(int(max(1, seconds))),
-                             "--rate", "250", "--gil", "--nonblocking", "--threads", "--format", "raw", "-o", str(out)],
+                             "--rate", "1000", "--gil", "--nonblocking", "--threads", "--format", "raw", "-o", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
