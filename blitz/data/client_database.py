@@ -28,24 +28,27 @@ from blitz.data.client_validation import require_int, require_model, require_num
 from blitz.data.client_sessions import parse_session_list, refresh_availability, replace_session_list
 from blitz.data.models import Base, Cache, Category, Config, Notification, Reading, Session
 from blitz.data.sql_bulk import ArrayLike, prepare_samples, write_rows
+from blitz.data.sql_cache import trim_cache
 from blitz.data.sql_engine import MEMORY, create_client_engine
 from blitz.data.sql_errors import ConcurrentDownload, storage_errors
 from blitz.data.sql_schema import ensure_schema
 from blitz.data.sql_upsert import get_or_create_categories, validate_names, write_config
 from blitz.errors import StorageError
 
-__all__ = ["CACHE_ROWS_PER_VARIABLE", "ConcurrentDownload", "DatabaseClient"]
+__all__ = ["CACHE_KEEP_ROWS", "CACHE_ROWS_PER_VARIABLE", "ConcurrentDownload", "DatabaseClient"]
 
 ModelT = TypeVar("ModelT", bound=Base)
 
 CACHE_ROWS_PER_VARIABLE = 50
+CACHE_KEEP_ROWS = 10_000  # per variable: 50 s of a 200 Hz board
 
 
 class DatabaseClient:
     """The client's SQL store: SQLite file, ":memory:", or any SQLAlchemy `url` (which wins over `path`).
 
     `engine` injects a ready engine (tests use it for per-test PostgreSQL schemas);
-    `clock` returns seconds since the epoch and stamps notifications.
+    `clock` returns seconds since the epoch and stamps notifications;
+    `cache_keep_rows` bounds the live cache table per variable.
     """
 
     def __init__(
@@ -56,8 +59,11 @@ class DatabaseClient:
         *,
         engine: Engine | None = None,
         clock: Callable[[], float] = time.time,
+        cache_keep_rows: int = CACHE_KEEP_ROWS,
     ) -> None:
         self.verbose = verbose
+        self.cache_keep_rows = require_int("cache_keep_rows", cache_keep_rows, minimum=1)
+        self._cache_added: dict[int, int] = {}  # rows added per variable since its last trim
         self._owns_engine = engine is None
         self.engine: Engine = engine if engine is not None else create_client_engine(path, url, verbose)
         self._clock = clock
@@ -250,10 +256,24 @@ class DatabaseClient:
         return count
 
     def add_cache_bulk(self, time_logged: ArrayLike, category_id: ArrayLike, value: ArrayLike) -> int:
-        """Store equal-length columns of live values in one transaction; return the row count."""
+        """Store equal-length columns of live values in one transaction; return the row count.
+
+        A long live view keeps the table bounded: once this client has added a
+        tenth of `cache_keep_rows` rows to a variable, that variable is trimmed
+        to its newest `cache_keep_rows` rows in the same transaction, so each
+        holds at most 1.1 times that (plus rows other clients add meanwhile).
+        """
         arrays = prepare_samples(time_logged, category_id, value)
+        categories, counts = np.unique(arrays[1], return_counts=True)
+        slack = max(1, self.cache_keep_rows // 10)
+        added = {int(c): self._cache_added.get(int(c), 0) + int(n) for c, n in zip(categories, counts)}
+        due = [c for c, n in added.items() if n >= slack]
         with self._core() as conn:
-            return write_rows(conn, Cache.__table__, ("time_logged", "category_id", "value"), arrays)
+            count = write_rows(conn, Cache.__table__, ("time_logged", "category_id", "value"), arrays)
+            trim_cache(conn, due, self.cache_keep_rows)
+        self._cache_added.update(added)
+        self._cache_added.update(dict.fromkeys(due, 0))
+        return count
 
     def get_session_readings(self, session_id: int) -> list[Reading]:
         """All readings of session `session_id`, ordered by time, then variable."""
