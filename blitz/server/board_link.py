@@ -18,19 +18,23 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
+from blitz.protocol.constants import MessageType
 from blitz.server.board_protocol import (
     BoardProtocol,
     BoardReplyError,
     PortLost,
     ReplyTimeout,
+    StartReply,
     TransmitResult,
     split_valid,
 )
+from blitz.server.overflow import OverflowCounter, parse_status
 
 PortOpener = Callable[[str, BoardProtocol], Any]
 """Open `port` with the protocol attached; return its transport or raise."""
 
-_TIMESTAMP_MOD = 1 << 32
+#: Board commands (by message type) that move the buffer's indices behind the poll's back.
+_INDEX_MOVERS = frozenset({MessageType.START, MessageType.STOP, MessageType.TRANSMIT})
 
 
 @dataclass(frozen=True)
@@ -66,47 +70,6 @@ class LinkSink(Protocol):
         """TRANSMIT was answered 66: the board lost its state (it reset)."""
 
 
-class GapTracker:
-    """Estimates messages a board overwrote, from timestamps around each poll.
-
-    A TRANSMIT returns the unsent messages oldest first and without holes (the
-    firmware overwrites the oldest unsent ones), so within a batch messages are
-    consecutive and give the logging period; a gap between the previous
-    batch's last timestamp and this batch's first one longer than the period
-    means messages were overwritten.  Only two timestamps per poll are parsed.
-    This assumes a steady logging rate and timestamps that move; with ms
-    resolution it tolerates 1 ms of jitter, so it can undercount by one.
-    """
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the history (START resets the board's clock and buffer)."""
-        self._last_ts: int | None = None
-        self._span_ms = 0
-        self._intervals = 0
-
-    def observe(self, lines: list[bytes]) -> int:
-        """Take one batch; return the estimated number of messages lost before it."""
-        try:
-            first = int(lines[0][4:12], 16)
-            last = int(lines[-1][4:12], 16)
-        except (ValueError, IndexError):
-            return 0
-        lost = 0
-        if len(lines) > 1:
-            self._span_ms += (last - first) % _TIMESTAMP_MOD
-            self._intervals += len(lines) - 1
-        if self._last_ts is not None and self._intervals and self._span_ms:
-            period = self._span_ms / self._intervals
-            gap = (first - self._last_ts) % _TIMESTAMP_MOD
-            if gap < _TIMESTAMP_MOD // 2:  # not a clock restart
-                lost = max(0, round((gap - 1) / period) - 1)
-        self._last_ts = last
-        return lost
-
-
 class BoardLink:
     """One serial port and the board on it."""
 
@@ -126,8 +89,8 @@ class BoardLink:
         self.state = "closed"  # closed, opening, resetting, handshake, ok, lost
         self.board_id: int | None = None
         self.last_error = ""
-        self.gaps = GapTracker()
-        self.overwritten = 0  # estimated messages lost in the board's buffer
+        self.overflow = OverflowCounter()  # messages lost in the board's buffer this session
+        self._with_status = True  # poll with TRANSMIT + STATUS (False: the board refuses STATUS)
         self._protocol: BoardProtocol | None = None
         self._transport: Any = None
         self._pending_call: IDelayedCall | None = None
@@ -203,7 +166,8 @@ class BoardLink:
         self._missed = 0
         self._handshake_tries = 0
         self._retry_s = self.settings.retry_initial_s
-        self.gaps.reset()
+        self.overflow.new_board()
+        self._with_status = True
         self.sink.link_ready(self)
 
     def _handshake_failed(self, failure: Failure, protocol: BoardProtocol) -> None:
@@ -272,20 +236,44 @@ class BoardLink:
 
     # -- logging --------------------------------------------------------
 
+    @property
+    def overwritten(self) -> int:
+        """Messages the board overwrote in its buffer in this session (overflow.py)."""
+        return self.overflow.total
+
+    def new_session(self) -> None:
+        """A session starts: count overwritten messages from zero."""
+        self.overflow.new_session()
+
     def start_logging(self) -> Deferred[bool]:
-        """START the board; fires True on its ACK, False (reported) otherwise."""
+        """START the board (and read its STATUS); fires True once it logs, False (reported) otherwise."""
         if self._protocol is None or not self.ready:
             return succeed(False)
-        self.gaps.reset()
-        self.overwritten = 0
-        d = self._protocol.start_logging()
-        return d.addCallbacks(lambda _: True, self._command_failed, errbackArgs=("START",))
+        d = self._protocol.start_with_status()
+        return d.addCallbacks(self._started, self._command_failed, errbackArgs=("START",))
+
+    def _started(self, reply: StartReply) -> bool:
+        indices = parse_status(reply.status) if reply.status is not None else None
+        if reply.status is None:
+            self._with_status = False  # the sketch has no STATUS: poll with TRANSMIT alone
+        logging = indices.logging if indices is not None else reply.acked
+        if not logging:
+            self.sink.link_problem(self, 3, f"START failed on {self.port}: the board is not logging")
+            return False
+        if not reply.acked:
+            self.sink.link_problem(self, 2, f"START was not acknowledged on {self.port}, "
+                                            "but the board reports that it is logging", errors=0)
+        self.overflow.start(reply.status)
+        return True
 
     def stop_logging(self) -> Deferred[bool]:
         """Drain the board with a last TRANSMIT, STOP it; fires True on success."""
         if self._protocol is None or not self.ready:
             return succeed(False)
-        d = self._protocol.drain_and_stop()
+        if self._with_status:
+            d = self._protocol.drain_stop_with_status()
+        else:
+            d = self._protocol.drain_and_stop()
         return d.addCallbacks(self._drained, self._command_failed, errbackArgs=("STOP",))
 
     def poll(self) -> Deferred[None] | None:
@@ -294,7 +282,7 @@ class BoardLink:
             return None
         self._polling = True
         protocol = self._protocol
-        d = protocol.transmit()
+        d = protocol.transmit_with_status() if self._with_status else protocol.transmit()
         d.addCallbacks(self._polled, self._poll_failed, errbackArgs=(protocol,))
         return d
 
@@ -302,7 +290,13 @@ class BoardLink:
         """Send one user command between polls; fires with the reply lines."""
         if self._protocol is None or not self.ready:
             raise PortLost(f"{self.port}: board not connected")
-        return self._protocol.send_raw(line)
+        d = self._protocol.send_raw(line)
+        try:
+            if int(line[2:4], 16) >> 5 in _INDEX_MOVERS:
+                self.overflow.lose_sync()  # the user moved the indices: count by timestamps until START
+        except ValueError:
+            pass
+        return d
 
     def _polled(self, result: TransmitResult) -> None:
         self._polling = False
@@ -316,14 +310,14 @@ class BoardLink:
         return True
 
     def _deliver(self, result: TransmitResult) -> None:
+        lost = self.overflow.observe(result.lines, result.status)
         if result.lines:
-            lost = self.gaps.observe(result.lines)
             self.sink.lines_received(self, result.lines)
-            if lost:
-                self.sink.link_problem(
-                    self, 2, f"about {lost} messages overwritten in the board's buffer (poll faster)", errors=0
-                )
-                self.overwritten += lost
+        if lost > 0:
+            about = "" if self.overflow.exact else "about "
+            self.sink.link_problem(
+                self, 2, f"{about}{lost} messages overwritten in the board's buffer (poll faster)", errors=0
+            )
         # The protocol keeps every bad line (result.bad is the part of them in this batch).
         bad = self._protocol.take_garbage() if self._protocol is not None else result.bad
         if bad:
@@ -335,6 +329,7 @@ class BoardLink:
         if protocol is not self._protocol or failure.check(PortLost):
             return
         if failure.check(ReplyTimeout):
+            self.overflow.lose_sync()  # a late reply may still come: its STATUS cannot be placed
             self._missed += 1
             if self._missed >= self.settings.missed_polls_lost:
                 self._lose(f"board on {self.port} stopped answering ({self._missed} polls)")

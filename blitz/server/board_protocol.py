@@ -41,6 +41,8 @@ _STATUS_META = b"84"
 _ACK = ResponseCode.ACK
 _TOO_SHORT = ResponseCode.TOO_SHORT
 _NOT_LOGGING = ResponseCode.NOT_LOGGING
+#: Commands that end with a STATUS request: its `..84` reply ends them.
+_WITH_STATUS = frozenset({"transmit_status", "start_status", "drain_stop_status"})
 
 
 class BoardReplyError(BoardError):
@@ -83,13 +85,14 @@ def split_valid(lines: list[bytes]) -> tuple[list[bytes], list[bytes]]:
 class _Command:
     """One command in flight or waiting for the port."""
 
-    kind: str  # "id", "ack", "transmit", "drain_stop", "status", "raw"
+    kind: str  # "id", "ack", "transmit", "drain_stop", "status", "raw", or one of _WITH_STATUS
     lines: tuple[bytes, ...]
     timeout_s: float
     deferred: Deferred[Any] = field(default_factory=Deferred)
     replies: list[str] = field(default_factory=list)
     terminals: int = 1  # terminal replies still expected
     not_logging: bool = False
+    acks: int = 0  # ACKs seen (commands of _WITH_STATUS)
     timer: IDelayedCall | None = None
 
 
@@ -100,6 +103,15 @@ class TransmitResult:
     lines: list[bytes]
     bad: list[bytes]
     not_logging: bool = False  # the board answered 66: it was not logging
+    status: str | None = None  # the STATUS reply that followed (the *_with_status commands)
+
+
+@dataclass(frozen=True)
+class StartReply:
+    """What START and the STATUS request written right after it got back."""
+
+    acked: bool  # the board answered START with 40
+    status: str | None  # its STATUS reply, None if it refused STATUS
 
 
 class BoardProtocol(LineOnlyReceiver):
@@ -155,6 +167,31 @@ class BoardProtocol(LineOnlyReceiver):
         """
         lines = (self._head(META_TRANSMIT), self._head(META_STOP))
         return self._submit("drain_stop", lines, self.reply_timeout_s, terminals=2)
+
+    def transmit_with_status(self) -> Deferred[TransmitResult]:
+        """Write TRANSMIT and STATUS back to back; fire with the data lines and the STATUS line.
+
+        Everything the board sends before its STATUS reply answers this
+        TRANSMIT, so a stray `..40` cannot split the batch, and the STATUS
+        send index counts exactly the messages sent so far (overflow.py).
+        A board that refuses STATUS gives `status=None`.
+        """
+        lines = (self._head(META_TRANSMIT), self._head(Instruction.STATUS))
+        return self._submit("transmit_status", lines, self.reply_timeout_s)
+
+    def start_with_status(self) -> Deferred[StartReply]:
+        """Write START and STATUS back to back: the board's clock and indices at START."""
+        lines = (self._head(META_START), self._head(Instruction.STATUS))
+        return self._submit("start_status", lines, self.reply_timeout_s)
+
+    def drain_stop_with_status(self) -> Deferred[TransmitResult]:
+        """`drain_and_stop`, then STATUS: its indices count the last batch too.
+
+        STATUS comes after STOP, so the board still stops as soon as its last
+        TRANSMIT reply is out; a stopped board keeps its indices.
+        """
+        lines = (self._head(META_TRANSMIT), self._head(META_STOP), self._head(Instruction.STATUS))
+        return self._submit("drain_stop_status", lines, self.reply_timeout_s)
 
     def request_status(self) -> Deferred[str]:
         """Send the STATUS instruction and fire with its `..84` data line."""
@@ -286,6 +323,8 @@ class BoardProtocol(LineOnlyReceiver):
         text = line.decode("ascii", "replace")
         if current is not None and current.kind == "status":
             self._finish(current, text)
+        elif current is not None and current.kind in _WITH_STATUS:
+            self._finish_with_status(current, text)
         elif current is not None and current.kind == "raw":
             current.replies.append(text)
             self._finish(current, list(current.replies))
@@ -299,6 +338,16 @@ class BoardProtocol(LineOnlyReceiver):
             self.strays += 1
             return
         kind = current.kind
+        if kind in _WITH_STATUS:
+            if code == _ACK:
+                current.acks += 1
+            elif code == _NOT_LOGGING:
+                current.not_logging = True
+            elif code in ERROR_CODES and code != _TOO_SHORT:  # STATUS refused
+                self._finish_with_status(current, None)
+            else:
+                self.strays += 1
+            return
         if kind == "raw":
             current.replies.append(line.decode("ascii"))
             if code in ERROR_CODES:
@@ -338,6 +387,15 @@ class BoardProtocol(LineOnlyReceiver):
                 self._finish(current, None)
             return
         self._finish(current, BoardReplyError(current.lines[0].decode("ascii"), code))
+
+    def _finish_with_status(self, command: _Command, status: str | None) -> None:
+        """End a command of _WITH_STATUS: the STATUS reply (or its refusal) came last."""
+        if command.kind == "start_status":
+            self._finish(command, StartReply(command.acks > 0, status))
+            return
+        good, bad = split_valid(self.take_data())
+        self.garbage.extend(bad)
+        self._finish(command, TransmitResult(good, bad, command.not_logging, status))
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         """Fail the command in flight and every waiting one with PortLost."""

@@ -153,6 +153,8 @@ class BlitzLogger:
         self._latest.clear()
         for counters in self._counters.values():
             counters.messages = 0
+        for link in self.links:
+            link.new_session()  # overwritten counts start again (not when a board is STARTed again)
         self.notify(1, f"session {session_id} started")
         ready = [link for link in self.links if link.ready]
         if not ready:

@@ -8,8 +8,9 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from blitz.server.board_link import BoardLink, GapTracker, LinkSettings
+from blitz.server.board_link import BoardLink, LinkSettings
 from blitz.server.board_protocol import BoardProtocol
+from blitz.server.overflow import OverflowCounter
 
 SETTINGS = LinkSettings(reset_wait_s=2.0, drain_s=0.1, reply_timeout_s=1.0, missed_polls_lost=2,
                         retry_initial_s=0.5, retry_max_s=2.0)
@@ -56,6 +57,9 @@ class Opener:
         return self.opened[-1]
 
 
+STATUS = b"08840000abcd8000000000000000"  # logging, both indices 0
+
+
 def line(ts: int, board: int = 8) -> bytes:
     return b"%02xa0%08x0000000000000000" % (board, ts)
 
@@ -93,11 +97,13 @@ def test_poll_delivers_lines_and_restarts_on_66() -> None:
     protocol, transport = opener.last
     link.poll()
     assert link.poll() is None  # one poll at a time
-    assert transport.value() == b"08c0\n"
+    assert transport.value() == b"08c0\n0883\n"  # TRANSMIT and STATUS back to back
     protocol.dataReceived(line(1) + b"\r\n" + line(2) + b"\r\n0840\r\n")
+    assert sink.lines == []  # the STATUS reply ends the poll
+    protocol.dataReceived(STATUS + b"\r\n")
     assert sink.lines == [line(1), line(2)]
     link.poll()
-    protocol.dataReceived(b"0866\r\n")
+    protocol.dataReceived(b"0866\r\n" + STATUS + b"\r\n")
     assert ("not logging", None) in sink.events
 
 
@@ -167,8 +173,8 @@ def test_stop_logging_drains_then_stops() -> None:
     protocol, transport = opener.last
     results: list[Any] = []
     link.stop_logging().addCallback(results.append)
-    assert transport.value() == b"08c0\n0820\n"
-    protocol.dataReceived(line(9) + b"\r\n0840\r\n0840\r\n")
+    assert transport.value() == b"08c0\n0820\n0883\n"
+    protocol.dataReceived(line(9) + b"\r\n0840\r\n0840\r\n" + STATUS + b"\r\n")
     assert results == [True] and sink.lines == [line(9)]
 
 
@@ -181,11 +187,12 @@ def test_close_stops_retrying() -> None:
     assert opener.opened == [] and link.state == "closed"
 
 
-def test_gap_tracker_estimates_overwritten_messages() -> None:
-    tracker = GapTracker()
-    assert tracker.observe([line(t) for t in range(0, 100, 10)]) == 0
-    assert tracker.observe([line(t) for t in range(100, 200, 10)]) == 0  # contiguous
-    assert tracker.observe([line(t) for t in range(500, 600, 10)]) == 30  # 200..490 missing
-    tracker.reset()
-    assert tracker.observe([line(t) for t in (7, 9, 10, 12)]) == 0
-    assert tracker.observe([line(13), line(15)]) == 0  # 1 ms jitter is no loss
+def test_without_status_overwritten_messages_are_estimated_from_timestamps() -> None:
+    tracker = OverflowCounter()
+    assert tracker.observe([line(t) for t in range(0, 100, 10)], None) == 0
+    assert tracker.observe([line(t) for t in range(100, 200, 10)], None) == 0  # contiguous
+    assert tracker.observe([line(t) for t in range(500, 600, 10)], None) == 30  # 200..490 missing
+    tracker.start(None)
+    assert tracker.observe([line(t) for t in (7, 9, 10, 12)], None) == 0
+    assert tracker.observe([line(13), line(15)], None) == 0  # 1 ms jitter is no loss
+    assert tracker.total == 30 and not tracker.exact

@@ -35,6 +35,9 @@ class FakeLink:
     def ready(self) -> bool:
         return self.state == "ok"
 
+    def new_session(self) -> None:
+        self.overwritten = 0
+
     def start_logging(self) -> Deferred[bool]:
         self.calls.append("start")
         return succeed(True)
