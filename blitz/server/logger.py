@@ -397,7 +397,9 @@ class BlitzLogger:
     def link_not_logging(self, link: BoardLink) -> None:
         """TRANSMIT got 66: the board forgot it was logging (it reset); START it again."""
         who = f"board {link.board_id:02x}" if link.board_id is not None else link.port
-        self.notify(2, f"{who} answered TRANSMIT with 66 (not logging): it lost its state, sending START again")
+        # Rate limited: a board that never obeys START answers 66 to every poll.
+        self._limited(("not logging", link.port), 2,
+                      f"{who} answered TRANSMIT with 66 (not logging): it lost its state, sending START again")
         if self.phase == "running":
             link.start_logging()
 

@@ -126,3 +126,19 @@ def test_a_babbling_board_is_never_taken_for_a_board_and_is_reported(outcome: Ou
     port = outcome.ports[0x0C]
     assert any(port in note and "no answer to the ID request" in note for note in outcome.notes), outcome.notes
     assert outcome.counters[0x0C].lines >= 3  # it was asked again and again
+
+
+def test_a_board_that_never_acknowledges_start_logs_everything_and_is_reported(outcome: Outcome) -> None:
+    counters = outcome.counters[0x0D]
+    assert counters.transmitted > 0.8 * counters.generated
+    assert outcome.stored[0x0D] == outcome.expected[0x0D][: counters.transmitted]
+    assert any("board 0d" in note and "START was not acknowledged" in note for note in outcome.notes), outcome.notes
+
+
+def test_a_board_that_never_obeys_start_is_retried_and_reported_without_a_flood(outcome: Outcome) -> None:
+    assert outcome.stored[0x0E] == [] and outcome.counters[0x0E].generated == 0
+    assert board_status(outcome, 0x0E)["state"] == "ok"  # it answers everything else
+    about = [note for note in outcome.notes if "board 0e" in note]
+    assert any("not logging" in note for note in about), about
+    assert outcome.counters[0x0E].lines > LOG_S / POLL_S  # START is tried again and again...
+    assert len(about) <= 6, about  # ...but said at most every 10 s per kind
