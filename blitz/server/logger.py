@@ -408,7 +408,7 @@ class BlitzLogger:
     def status(self) -> StatusReport:
         """The server's state for STATUS."""
         redis = {"ok": self.writer.ok, "url": self.options.redis_url, "buffered": self.writer.buffered,
-                 "dropped": self.writer.dropped}
+                 "dropped": self.writer.dropped, "lost_in_redis": self.writer.lost_in_redis}
         return StatusReport(
             logging=self.phase in ("running", "stopping"),
             session=self._session_id,

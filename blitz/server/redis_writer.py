@@ -242,9 +242,12 @@ class RedisWriter:
         self._unsure = True
         new_length = self.store.queue_many(lines, session_id=session_id)
         self._unsure = False
-        self._lengths[session_id] = (
-            int(new_length) if new_length is not None else self._lengths[session_id] + len(lines)
-        )
+        expected = self._lengths[session_id] + len(lines)
+        if new_length is not None and int(new_length) != expected:
+            # Redis answered, but not from the length it acknowledged: it restarted behind a
+            # connection the client re-made silently, and lost (or another writer added) lines.
+            self._report_mismatch(session_id, self._lengths[session_id], int(new_length) - len(lines))
+        self._lengths[session_id] = int(new_length) if new_length is not None else expected
         return len(lines)
 
     def _report_mismatch(self, session_id: int, known: int, length: int) -> None:

@@ -277,6 +277,7 @@ def test_status_report() -> None:
     rig.clock.advance(5)
     report = rig.logger.status()
     assert not report.logging and report.session == -1 and report.uptime_s == 5
-    assert report.redis == {"ok": True, "url": "unix:///tmp/r.sock", "buffered": 0, "dropped": 0}
+    assert report.redis == {"ok": True, "url": "unix:///tmp/r.sock", "buffered": 0, "dropped": 0,
+                            "lost_in_redis": 0}
     assert [b.state for b in report.boards] == ["ok", "ok"]
     assert report.notifications == len(rig.logger.notifications())
