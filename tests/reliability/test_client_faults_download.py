@@ -123,7 +123,7 @@ def test_browsing_while_a_download_writes_never_finds_the_store_locked(logger: L
                                    env=logger.env(store_url))
         time.sleep(1.0)  # the browser is up and looping
         started = time.monotonic()
-        download = logger.run("download", str(logger.session), "--chunk", "200", db=store_url)
+        download = logger.run("download", str(logger.session), "--chunk", "500", db=store_url)
         busy_s = time.monotonic() - started
         stop_file.touch()
         out, err = browser.communicate(timeout=30)

@@ -124,7 +124,10 @@ def test_a_killed_server_resumes_the_session_and_loses_only_lines_in_flight(fsyn
             assert len(result.gaps) <= KILLS, result
             for start, end in result.gaps:  # a gap can only be a kill's lines in flight
                 assert end - start <= MAX_IN_FLIGHT, result
-                assert any(start == len(lines_of(board_id, acknowledged)) for acknowledged in snapshots), result
+                # ... right after what Redis had acknowledged (an RPUSH sent just before the freeze
+                # may have been executed after the snapshot was read, so allow one poll or two).
+                assert any(0 <= start - len(lines_of(board_id, acknowledged)) <= MAX_IN_FLIGHT
+                           for acknowledged in snapshots), result
             lost[board_id] = result.missing
         print(f"\n{fsync}: {KILLS} kills, restarted in {', '.join(f'{s:.2f}' for s in restarts_s)} s; "
               f"{len(stored)} lines stored; lost in flight per board: {lost}")
