@@ -128,6 +128,6 @@ def test_a_killed_server_resumes_the_session_and_loses_only_lines_in_flight(fsyn
                 # may have been executed after the snapshot was read, so allow one poll or two).
                 assert any(0 <= start - len(lines_of(board_id, acknowledged)) <= MAX_IN_FLIGHT
                            for acknowledged in snapshots), result
-            lost[board_id] = result.missing
+            lost[board_id] = [end - start for start, end in result.gaps]
         print(f"\n{fsync}: {KILLS} kills, restarted in {', '.join(f'{s:.2f}' for s in restarts_s)} s; "
-              f"{len(stored)} lines stored; lost in flight per board: {lost}")
+              f"{len(stored)} lines stored; holes left by the kills, per board: {lost}")
