@@ -141,11 +141,12 @@ def iter_chunks(
     chosen = tuple(spans) if spans else overview.variables
     lo = min(span.first_ms for span in chosen)
     end = max(span.last_ms for span in chosen) + 1
-    sql = _window_sql(conn)
+    by_time, by_time_and_id = _window_sql(conn, "time_logged"), _window_sql(conn, "time_logged, id")
     width = 1_000
     while lo < end:
         hi = min(lo + width, end)
-        parts = [_fetch(conn, sql, (overview.ref_id, span.category_id, lo, hi)) for span in chosen]
+        parts = [_fetch_in_order(conn, by_time, by_time_and_id, (overview.ref_id, span.category_id, lo, hi))
+                 for span in chosen]
         count = sum(len(part) for part in parts)
         if count:
             rows = np.concatenate(parts)
@@ -157,8 +158,8 @@ def iter_chunks(
         lo = hi
 
 
-def _window_sql(conn: Connection) -> str:
-    """One variable's readings in one time window, in the driver's placeholder style."""
+def _window_sql(conn: Connection, order: str) -> str:
+    """One variable's readings in one time window ordered by `order`, in the driver's placeholder style."""
     style = conn.dialect.paramstyle
     if style == "qmark":
         mark = "?"
@@ -168,8 +169,24 @@ def _window_sql(conn: Connection) -> str:
         raise StorageError(f"exporting needs a qmark or format DB-API driver, got paramstyle {style!r}")
     return (
         f"SELECT time_logged, value FROM reading WHERE session_id = {mark} AND category_id = {mark} "
-        f"AND time_logged >= {mark} AND time_logged < {mark} ORDER BY time_logged, id"
+        f"AND time_logged >= {mark} AND time_logged < {mark} ORDER BY {order}"
     )
+
+
+def _fetch_in_order(conn: Connection, by_time: str, by_time_and_id: str, params: tuple[int, int, int, int]
+                    ) -> npt.NDArray[Any]:
+    """One variable's window in (time, id) order.
+
+    Ordering by time alone is a plain walk of the covering reading index;
+    adding id makes SQLite sort every run of equal times, which costs about a
+    third of the export.  Only a window where a time repeats (rare) is read
+    again with the id order, which keeps repeated readings in stored order.
+    """
+    rows = _fetch(conn, by_time, params)
+    times = rows["t"]
+    if len(times) > 1 and bool((times[1:] == times[:-1]).any()):
+        rows = _fetch(conn, by_time_and_id, params)
+    return rows
 
 
 def _fetch(conn: Connection, sql: str, params: tuple[int, int, int, int]) -> npt.NDArray[Any]:

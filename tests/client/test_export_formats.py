@@ -116,3 +116,17 @@ def test_exporting_an_unknown_session_or_format_fails(filled: DatabaseClient) ->
         _export(filled, 42, "csv")
     with pytest.raises(ValueError, match="expected one of csv, csv-long, json"):
         _export(filled, 1, "xlsx")
+
+
+def test_readings_repeated_at_one_timestamp_keep_their_stored_order(store: DatabaseClient) -> None:
+    # Stored order differs from value order: the covering index alone would list 1.0 before 3.0.
+    store.update_session_list([[8, None, None, 1]])
+    ids = store.get_or_create_categories(["a", "b"])
+    store.add_readings_bulk(
+        8, [10, 10, 10, 10, 20], [ids["a"], ids["b"], ids["a"], ids["b"], ids["a"]], [3.0, 9.0, 1.0, 7.0, 5.0],
+        messages=2,
+    )
+    assert _export(store, 8, "csv") == "time_s,time_utc,a,b\n0.0,,3.0,9.0\n0.0,,1.0,7.0\n0.01,,5.0,\n"
+    assert json.loads(_export(store, 8, "json"))["readings"] == [
+        [10, "a", 3.0], [10, "a", 1.0], [10, "b", 9.0], [10, "b", 7.0], [20, "a", 5.0]
+    ]
