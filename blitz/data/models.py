@@ -21,6 +21,9 @@ __all__ = [
     "Session",
 ]
 
+#: The readings' query index: (session_id, category_id, time_logged, value).
+READING_INDEX = "ix_reading_session_category_time_value"
+
 
 class Base(DeclarativeBase):
     """Declarative base of every Blitz model; `to_dict` uses the table's columns."""
@@ -53,11 +56,15 @@ class Session(Base):
 
 
 class Reading(Base):
-    """One decoded variable value of a stored session."""
+    """One decoded variable value of a stored session.
+
+    The index covers every column the browse queries read (statistics, chart
+    envelopes, pages, exports), so they never visit the table's rows.
+    """
 
     __tablename__ = "reading"
     __table_args__ = (
-        Index("ix_reading_session_category_time", "session_id", "category_id", "time_logged"),
+        Index(READING_INDEX, "session_id", "category_id", "time_logged", "value"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -180,3 +180,17 @@ def test_migration_is_idempotent_and_refuses_newer_databases() -> None:
     with pytest.raises(StorageError, match="expected an integer, got 'seven'"):
         ensure_schema(engine)
     engine.dispose()
+
+
+def test_version_one_reading_index_is_replaced_by_the_covering_one(database_client: DatabaseClient) -> None:
+    engine = database_client.engine
+    database_client.update_session_list([[2, 0, 10, 3]])
+    database_client.add_readings_bulk(2, [5, 6, 7], [1, 1, 2], [0.5, 1.5, 2.5], messages=3)
+    with engine.begin() as conn:  # the version 1 shape: the index without `value`
+        conn.execute(text("DROP INDEX ix_reading_session_category_time_value"))
+        conn.execute(text("CREATE INDEX ix_reading_session_category_time ON reading (session_id, category_id, time_logged)"))
+        conn.execute(text("UPDATE config SET value = '1' WHERE key = :k"), {"k": SCHEMA_VERSION_KEY})
+    assert ensure_schema(engine) == SCHEMA_VERSION
+    indexes = {index["name"]: index["column_names"] for index in inspect(engine).get_indexes("reading")}
+    assert indexes == {"ix_reading_session_category_time_value": ["session_id", "category_id", "time_logged", "value"]}
+    assert [(r.time_logged, r.value) for r in database_client.get_session_readings(2)] == [(5, 0.5), (6, 1.5), (7, 2.5)]

@@ -65,7 +65,7 @@ def test_indexes_and_unique_constraints_exist() -> None:
         found |= {tuple(uc["column_names"]) for uc in inspector.get_unique_constraints(table)}
         return found
 
-    assert ("session_id", "category_id", "time_logged") in indexed("reading")
+    assert ("session_id", "category_id", "time_logged", "value") in indexed("reading")
     assert ("category_id", "time_logged") in indexed("cache")
     assert ("variable_name",) in indexed("category")
     assert ("key",) in indexed("config")
