@@ -8,6 +8,7 @@ one message and decoding a column batch use the same definitions.
 from __future__ import annotations
 
 import keyword
+import math
 import re
 from dataclasses import dataclass
 from typing import ClassVar, Iterable, Mapping, Sequence, Union
@@ -21,6 +22,9 @@ from blitz.protocol.constants import PAYLOAD_BITS, MessageType
 from blitz.protocol.message import LineLike, Message
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+#: The widest payload a board may declare: 1024 hex characters after the header.
+MAX_PAYLOAD_BITS = 4096
 
 Number = Union[int, float]
 
@@ -57,8 +61,10 @@ class Variable:
             )
         for attr in ("scale", "offset"):
             value = getattr(self, attr)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-                raise BoardDefinitionError(f"variable {self.name!r}: {attr} must be a number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+                shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+                why = "" if isinstance(value, str) or not isinstance(value, (int, float)) else " (not finite)"
+                raise BoardDefinitionError(f"variable {self.name!r}: {attr} must be a number, got {shown}{why}")
         if self.scale == 0:
             raise BoardDefinitionError(f"variable {self.name!r}: scale must not be 0")
 
@@ -150,11 +156,12 @@ class Board:
             raise BoardDefinitionError(f"board 0x{self.id:02x}: description must be a non-empty string")
         if (
             not isinstance(self.payload_bits, int)
-            or self.payload_bits < PAYLOAD_BITS
+            or not PAYLOAD_BITS <= self.payload_bits <= MAX_PAYLOAD_BITS
             or self.payload_bits % 4
         ):
             raise BoardDefinitionError(
-                f"board 0x{self.id:02x}: payload_bits must be a multiple of 4 and >= 64, got {self.payload_bits!r}"
+                f"board 0x{self.id:02x}: payload_bits must be a multiple of 4 from {PAYLOAD_BITS} to "
+                f"{MAX_PAYLOAD_BITS}, got {self.payload_bits!r}"
             )
         if not self.variables:
             raise BoardDefinitionError(f"board 0x{self.id:02x}: defines no variables")
@@ -235,6 +242,14 @@ class Board:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} 0x{self.id:02x} {self.description!r}>"
+
+
+def _finite(value: int | float) -> bool:
+    """True for a number a float can hold (huge ints overflow)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def packed(names: Sequence[str], width: int, start: int = 0, **options: object) -> tuple[Variable, ...]:

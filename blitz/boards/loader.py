@@ -5,7 +5,7 @@ A user describes a new board in a TOML file without writing Python:
     [[board]]
     id = 0x20
     description = "Wind tunnel pressure board"
-    payload_bits = 64            # optional, default 64
+    payload_bits = 64            # optional, default 64; a multiple of 4 up to 4096
 
     [[board.variable]]
     name = "pressure"
@@ -59,6 +59,16 @@ def _expect(value: Any, kind: type | tuple[type, ...], what: str, where: str) ->
     return value
 
 
+def _number(value: Any, what: str, where: str) -> float:
+    """A scale or offset as a float; numbers a float cannot hold are refused."""
+    number = _expect(value, (int, float), what, where)
+    try:
+        return float(number)
+    except OverflowError:
+        raise BoardDefinitionError(f"{where}: {what} must be a number, got an integer of "
+                                   f"{len(str(abs(number)))} digits (not finite as a float)") from None
+
+
 def _kind_name(kind: type | tuple[type, ...]) -> str:
     names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
     kinds = kind if isinstance(kind, tuple) else (kind,)
@@ -98,8 +108,8 @@ def board_from_table(table: Mapping[str, Any], where: str = "board") -> Board:
                 bit_offset=bit_offset,
                 width=width,
                 signed=_expect(var.get("signed", False), bool, "signed", var_where),
-                scale=float(_expect(var.get("scale", 1.0), (int, float), "scale", var_where)),
-                offset=float(_expect(var.get("offset", 0.0), (int, float), "offset", var_where)),
+                scale=_number(var.get("scale", 1.0), "scale", var_where),
+                offset=_number(var.get("offset", 0.0), "offset", var_where),
                 unit=_expect(var.get("unit", ""), str, "unit", var_where),
             )
         except BoardDefinitionError as exc:
