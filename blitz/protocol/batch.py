@@ -99,7 +99,10 @@ class MessageColumns:
 
 def _code_matrix(lines: Sequence[LineLike]) -> npt.NDArray[np.uint8]:
     """Turn the lines into an (n, width) matrix of lookup-table codes."""
-    array = np.asarray(lines)
+    try:
+        array = np.asarray(lines)
+    except UnicodeDecodeError:  # numpy decodes bytes mixed with str as ASCII
+        array = np.asarray([x.decode("latin-1") if isinstance(x, bytes) else str(x) for x in lines])
     if array.dtype.kind == "O":  # mixed str and bytes: normalise the odd ones
         array = np.asarray([x.decode("latin-1") if isinstance(x, bytes) else str(x) for x in lines])
     if array.ndim != 1:
