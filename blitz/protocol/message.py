@@ -36,10 +36,12 @@ def _preview(text: str) -> str:
 
 
 def clean_line(line: LineLike) -> str:
-    """Return `line` as text without its line ending or stray `\\r` and blanks.
+    """Return `line` as text without its line ending or stray `\\r`, blanks and NULs.
 
     Boards end lines with `\\r\\n` (println); tolerate both endings and stray
-    carriage returns anywhere at the ends.
+    carriage returns anywhere at the ends.  NULs at the ends are dropped too,
+    as `decode_lines` does (numpy cannot keep trailing NULs), so the two
+    parsers agree on every line.
     """
     if isinstance(line, (bytes, bytearray, memoryview)):
         data = bytes(line)
@@ -52,7 +54,7 @@ def clean_line(line: LineLike) -> str:
             ) from None
     if not isinstance(line, str):
         raise MessageError(f"expected a str or bytes line, got {type(line).__name__}")
-    return line.strip(" \t\r\n")
+    return line.strip(" \t\r\n\x00")
 
 
 def _check_hex(text: str) -> None:

@@ -29,13 +29,13 @@ hex_lines = st.text(HEX, min_size=0, max_size=40)
 noisy_lines = st.one_of(
     hex_lines,
     hex_lines.map(lambda t: t + "\r"),
-    st.builds(lambda a, c, b: a + c + b, hex_lines, st.sampled_from([" ", "\t", "\r", "g", "é", "\u2028",
+    st.builds(lambda a, c, b: a + c + b, hex_lines, st.sampled_from(["\x00", " ", "\t", "\r", "g", "é", "\u2028",
                                                                       "\n", "\x85", "💥"]), hex_lines),
-    st.text(max_size=40).map(lambda t: t.replace("\x00", "")),
-    st.just(GOOD), st.sampled_from([GOOD.upper(), " " + GOOD, GOOD + "\r\n", GOOD + "00ff", "0840", "08", ""]),
+    st.text(max_size=40),
+    st.just(GOOD), st.sampled_from([GOOD.upper(), " " + GOOD, GOOD + "\r\n", "\x00" + GOOD, GOOD + "\x00",
+                                    GOOD + "00ff", "0840", "08", ""]),
 )
-byte_lines = st.one_of(noisy_lines.map(lambda t: t.encode("utf-8")),
-                       st.binary(max_size=40).map(lambda b: b.replace(b"\x00", b"")))
+byte_lines = st.one_of(noisy_lines.map(lambda t: t.encode("utf-8")), st.binary(max_size=40))
 any_lines = st.one_of(noisy_lines, byte_lines)
 
 
@@ -49,6 +49,8 @@ def single(line: str | bytes) -> Message | ShortResponse | None:
 
 @settings(max_examples=400, deadline=None)
 @given(line=any_lines)
+@example(line=GOOD + "\x00")
+@example(line=b"\x00" + GOOD.encode())
 def test_parse_line_raises_only_message_errors_and_renders_back(line: str | bytes) -> None:
     parsed = single(line)
     if isinstance(parsed, Message):
@@ -60,6 +62,7 @@ def test_parse_line_raises_only_message_errors_and_renders_back(line: str | byte
 @settings(max_examples=300, deadline=None)
 @given(lines=st.one_of(st.lists(noisy_lines, max_size=12), st.lists(byte_lines, max_size=12),
                        st.lists(any_lines, max_size=12)))
+@example(lines=[GOOD + "\x00", "\x00" + GOOD, GOOD])
 @example(lines=[GOOD, b"\x80"])
 def test_batch_decoding_agrees_with_the_single_line_parser(lines: list[str | bytes]) -> None:
     columns = decode_lines(lines)
