@@ -34,13 +34,18 @@ _RAW = text(
     "ORDER BY time_logged, id LIMIT :limit"
 ).bindparams(bindparam("start", type_=BigInteger), bindparam("end", type_=BigInteger))
 
+_IN_BUCKET = (
+    "FROM reading WHERE session_id = :session AND category_id = :category "
+    "AND time_logged >= :start + i * :bucket_ms AND time_logged < :start + (i + 1) * :bucket_ms "
+    "AND time_logged <= :end"
+)
+# A bucket's first and last time are index seeks (SQLite's min/max optimisation needs a
+# query of its own), so the scan of its readings only takes min, max and count of value.
 _SQLITE_BUCKETS = text(
     "WITH RECURSIVE bucket(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM bucket WHERE i + 1 < :buckets) "
     "SELECT i, (SELECT printf('%!.20e %!.20e %d %d %d', min(value), max(value), "
-    "min(time_logged), max(time_logged), count(*)) FROM reading "
-    "WHERE session_id = :session AND category_id = :category "
-    "AND time_logged >= :start + i * :bucket_ms AND time_logged < :start + (i + 1) * :bucket_ms "
-    "AND time_logged <= :end) FROM bucket"
+    f"(SELECT min(time_logged) {_IN_BUCKET}), (SELECT max(time_logged) {_IN_BUCKET}), count(*)) "
+    f"{_IN_BUCKET}) FROM bucket"
 )
 
 _LATERAL_BUCKETS = text(
