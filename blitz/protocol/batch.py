@@ -120,10 +120,15 @@ def _code_matrix(lines: Sequence[LineLike]) -> npt.NDArray[np.uint8]:
 
 
 def _edge_pads(is_pad: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Count the leading and trailing padding characters of every row."""
-    lead = np.cumprod(is_pad, axis=1).sum(axis=1)
-    trail = np.cumprod(is_pad[:, ::-1], axis=1).sum(axis=1)
-    return lead.astype(np.int64), trail.astype(np.int64)
+    """Count the leading and trailing padding characters of every row (the width for a blank row)."""
+    rows, width = is_pad.shape
+    if not is_pad.any():  # the usual download chunk: every line as wide as the widest
+        return np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=np.int64)
+    text = ~is_pad
+    has_text = text.any(axis=1)
+    lead = np.where(has_text, text.argmax(axis=1), width).astype(np.int64)
+    trail = np.where(has_text, text[:, ::-1].argmax(axis=1), width).astype(np.int64)
+    return lead, trail
 
 
 def _reason(line: LineLike, min_chars: int) -> str:
