@@ -357,6 +357,11 @@ class Client:
                     yield []
                     continue
                 for raw in lines:
+                    if raw.startswith(b"!LIVE "):  # nearly every line: skip the general parser
+                        session, _, line = raw[6:].partition(b" ")
+                        if session.isdigit():
+                            self._pushes(rp.LivePush(int(session), line.decode("utf-8", "replace").strip()))
+                            continue
                     text = raw.decode("utf-8", "replace").rstrip("\r")
                     if not text.startswith("!"):
                         self._drop()
