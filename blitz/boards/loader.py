@@ -131,6 +131,9 @@ def load_board_file(path: str | Path) -> list[Board]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BoardDefinitionError(f"{path}: cannot read board definition file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise BoardDefinitionError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                                   f"{exc.start})") from None
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -227,6 +227,21 @@ def test_any_text_loads_or_says_what_is_wrong(tmp_path: Path, text: str) -> None
         check_works(board)
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(st.binary(max_size=120), documents.map(lambda t: t.encode("utf-8") + b"\xff")))
+@example(data=b'[[board]]\nid = 32\nn\x9f\x91e = "v"\n')
+def test_any_bytes_load_or_say_what_is_wrong(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "boards.toml"
+    path.write_bytes(data)
+    try:
+        loaded = load_board_file(path)
+    except BoardDefinitionError as error:
+        assert str(error).startswith(str(path)), error
+        return
+    for board in loaded:
+        check_works(board)
+
+
 @settings(max_examples=200, deadline=None)
 @given(table=st.one_of(mutated_boards(), boards(), st.dictionaries(st.text(max_size=5), values, max_size=4)))
 def test_tables_give_a_board_or_a_definition_error(table: dict[str, Any]) -> None:
