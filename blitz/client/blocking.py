@@ -251,6 +251,16 @@ class Client:
                 conn.send(command)
                 while final is None:
                     lines = conn.read_lines()
+                    data = _data_lines(lines)
+                    if data is not None:  # mid-stream every line is a data line: take them at once
+                        batch.extend(data)
+                        while len(batch) >= chunk_messages:
+                            chunk, batch = batch[:chunk_messages], batch[chunk_messages:]
+                            received += len(chunk)
+                            position += len(chunk)
+                            delivered += len(chunk)
+                            yield chunk
+                        continue
                     for index, raw in enumerate(lines):
                         first = raw[:1]
                         if first == b"+":
@@ -374,6 +384,23 @@ class Client:
                 except ConnectionFailed:
                     self._drop()
                 self._pushes.take()  # pushes racing LIVE OFF belong to no one
+
+
+def _data_lines(lines: list[bytes]) -> Optional[list[str]]:
+    """The texts of `lines` without their `+` when every one is a data line, else None.
+
+    One join, replace, decode and split in C instead of four Python steps per
+    line: a download receives millions of lines.
+    """
+    if not lines:
+        return []
+    block = b"\n".join(lines)
+    if block[:1] != b"+" or block.count(b"\n+") != len(lines) - 1:
+        return None
+    text = block[1:].replace(b"\n+", b"\n").decode("utf-8", "replace")
+    if "\r" in text:
+        return [line.rstrip("\r") for line in text.split("\n")]
+    return text.split("\n")
 
 
 __all__ = ["Client", "DEFAULT_CHUNK_MESSAGES", "DEFAULT_PORT"]
