@@ -26,7 +26,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer  # type: ignore[import-untyped]
 
 from blitz.server import commands as c
-from blitz.server.auth import TokenGate
+from blitz.server.auth import AddressThrottle, TokenGate
 from blitz.server.download import DEFAULT_CHUNK_LINES, Clock, DownloadStream
 from blitz.server.interfaces import (
     AlreadyLogging, BoardCommandError, CommandDisabled, Logger, NoSuchBoard,
@@ -108,6 +108,8 @@ class ControlProtocol(LineOnlyReceiver):
         max_pending_lines: int = DEFAULT_MAX_PENDING_LINES,
         auth_delay_s: float = 1.0,
         auth_max_delay_s: float = 30.0,
+        throttle: AddressThrottle | None = None,
+        peer: str | None = None,
     ) -> None:
         self._logger = logger
         self._config = config
@@ -115,7 +117,7 @@ class ControlProtocol(LineOnlyReceiver):
         self._chunk_lines = chunk_lines
         self._max_pending_lines = max_pending_lines
         self.MAX_LENGTH = config.max_line_bytes
-        self.gate = TokenGate(config.token, clock, auth_delay_s, auth_max_delay_s)
+        self.gate = TokenGate(config.token, clock, auth_delay_s, auth_max_delay_s, throttle, peer)
         self.live = LiveFeed(logger, self.sendLine, live_queue_lines)
         self.download: DownloadStream | None = None
         self._pending: deque[bytes | _LineTooLong] = deque()
@@ -401,8 +403,13 @@ class ControlFactory(Factory):
         self.config = config
         self.clock: Clock = clock
         self.protocol_options = protocol_options
+        # Wrong tokens are slowed per client address too, across its connections.
+        self.throttle = AddressThrottle(protocol_options.get("auth_delay_s", 1.0),
+                                        protocol_options.get("auth_max_delay_s", 30.0))
 
     def buildProtocol(self, addr: IAddress | None) -> ControlProtocol:
-        protocol = ControlProtocol(self.logger, self.config, self.clock, **self.protocol_options)
+        peer = getattr(addr, "host", None)
+        protocol = ControlProtocol(self.logger, self.config, self.clock, throttle=self.throttle,
+                                   peer=peer if isinstance(peer, str) else None, **self.protocol_options)
         protocol.factory = self
         return protocol

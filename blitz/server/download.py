@@ -26,6 +26,8 @@ class Clock(Protocol):
     def callLater(self, delay: float, callable: Callable[..., object], *args: object,
                   **kw: object) -> Any: ...
 
+    def seconds(self) -> float: ...
+
 #: Lines read from the Logger per step; ~30 bytes each, so ~15 KiB per chunk.
 DEFAULT_CHUNK_LINES = 500
 
