@@ -10,12 +10,15 @@ offset to `Session.time_started` (ms since the Unix epoch, set by the logger).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 from sqlalchemy import Connection, case, func, literal, select, union_all
+from sqlalchemy.pool import NullPool, QueuePool
 
 from blitz.data.models import Category, Reading, Session
 from blitz.errors import BlitzError
@@ -45,6 +48,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MERGE_PAGE_LIMIT = 50_000
 #: SQLite allows 500 terms in a compound SELECT; stats of more variables take several statements.
 _MAX_UNION_TERMS = 400
+#: Time slices of a SQLite file's statistics, each scanned at once on its own connection
+#: (SQLite runs a query without Python's lock, so every core takes a share).
+STATS_WORKERS = min(4, os.cpu_count() or 1)
 
 
 class BrowseError(BlitzError):
@@ -328,7 +334,10 @@ class SessionStats:
 
 
 def session_stats(
-    conn: Connection, overview: SessionOverview, variables: Optional[Sequence[str]] = None
+    conn: Connection,
+    overview: SessionOverview,
+    variables: Optional[Sequence[str]] = None,
+    workers: int = STATS_WORKERS,
 ) -> SessionStats:
     """Statistics of every (or the named) variables, computed by ONE aggregate SQL statement.
 
@@ -337,12 +346,14 @@ def session_stats(
     summing each value's distance from the variable's first value and its
     square.  One pass, and unlike plain sums of squares no cancellation when
     the spread is tiny next to the mean (a 101325 Pa +- 1 Pa pressure, say).
-    First and last times are the overview's index seeks.
+    On a SQLite file the session's time range is cut into `workers` slices
+    whose statements run at once on their own connections, and the sums are
+    added up.  First and last times are the overview's index seeks.
     """
     spans = overview.select(variables)
     by_id = {span.category_id: span for span in spans}
     found: dict[int, VariableStats] = {}
-    for cid, count, low, high, first_moment, second_moment in _aggregate_rows(conn, overview.ref_id, spans):
+    for cid, count, low, high, first_moment, second_moment in _aggregate_rows(conn, overview.ref_id, spans, workers):
         span = by_id[int(cid)]
         if conn.dialect.name == "postgresql":
             mean, std = float(first_moment), None if second_moment is None else float(second_moment)
@@ -354,7 +365,7 @@ def session_stats(
     return SessionStats(overview, tuple(found[span.category_id] for span in spans if span.category_id in found))
 
 
-def _aggregate_rows(conn: Connection, ref_id: int, spans: Sequence[VariableSpan]) -> list[Any]:
+def _aggregate_rows(conn: Connection, ref_id: int, spans: Sequence[VariableSpan], workers: int) -> list[Any]:
     """(category id, count, min, max, first moment, second moment) per variable; see session_stats."""
     value = Reading.value
     if conn.dialect.name == "postgresql":
@@ -367,6 +378,25 @@ def _aggregate_rows(conn: Connection, ref_id: int, spans: Sequence[VariableSpan]
             .group_by(Reading.category_id)
         )
         return list(conn.execute(statement))
+    windows = _time_slices(spans, workers if _can_share(conn) else 1)
+    if len(windows) == 1:
+        return _sqlite_aggregates(conn, ref_id, spans, None)
+    engine = conn.engine
+
+    def scan(window: tuple[int, int]) -> list[Any]:
+        with engine.connect() as own:
+            return _sqlite_aggregates(own, ref_id, spans, window)
+
+    with ThreadPoolExecutor(len(windows), thread_name_prefix="blitz-stats") as pool:
+        return _merge(row for rows in pool.map(scan, windows) for row in rows)
+
+
+def _sqlite_aggregates(
+    conn: Connection, ref_id: int, spans: Sequence[VariableSpan], window: Optional[tuple[int, int]]
+) -> list[Any]:
+    """The UNION ALL of per-variable shifted sums, over `window` [lo, hi) of time_logged when given."""
+    value = Reading.value
+    within = () if window is None else (Reading.time_logged >= window[0], Reading.time_logged < window[1])
     rows: list[Any] = []
     for start in range(0, len(spans), _MAX_UNION_TERMS):
         branches = [
@@ -374,12 +404,48 @@ def _aggregate_rows(conn: Connection, ref_id: int, spans: Sequence[VariableSpan]
                 literal(span.category_id), func.count(), func.min(value), func.max(value),
                 func.sum(value - span.first_value),
                 func.sum((value - span.first_value) * (value - span.first_value)),
-            ).where(Reading.session_id == ref_id, Reading.category_id == span.category_id)
+            ).where(Reading.session_id == ref_id, Reading.category_id == span.category_id, *within)
             for span in spans[start : start + _MAX_UNION_TERMS]
         ]
         compound = branches[0] if len(branches) == 1 else union_all(*branches)
         rows += [row for row in conn.execute(compound) if row[1]]
     return rows
+
+
+def _can_share(conn: Connection) -> bool:
+    """Whether other connections of `conn`'s engine see the same data: a SQLite file, no writes pending."""
+    engine = conn.engine
+    driver: Any = conn.connection.driver_connection
+    return (
+        engine.url.database not in (None, "", ":memory:")
+        and isinstance(engine.pool, (QueuePool, NullPool))
+        and not getattr(driver, "in_transaction", True)
+    )
+
+
+def _time_slices(spans: Sequence[VariableSpan], count: int) -> list[Optional[tuple[int, int]]]:
+    """`count` equal [lo, hi) ranges of time_logged covering every span (one None: no slicing)."""
+    lo = min(span.first_ms for span in spans)
+    hi = max(span.last_ms for span in spans) + 1
+    if count <= 1 or hi - lo < count:
+        return [None]
+    step = -(-(hi - lo) // count)
+    return [(start, min(hi, start + step)) for start in range(lo, hi, step)]
+
+
+def _merge(rows: Iterable[Any]) -> list[Any]:
+    """Add up the per-slice rows of each variable: counts and sums add, minima and maxima combine."""
+    merged: dict[int, list[Any]] = {}
+    for cid, count, low, high, first_moment, second_moment in rows:
+        entry = merged.get(cid)
+        if entry is None:
+            merged[cid] = [cid, count, low, high, first_moment, second_moment]
+        else:
+            entry[1] += count
+            entry[2], entry[3] = min(entry[2], low), max(entry[3], high)
+            entry[4] += first_moment
+            entry[5] += second_moment
+    return list(merged.values())
 
 
 def _shifted_moments(shift: float, count: int, total: float, squares: float) -> tuple[float, Optional[float]]:

@@ -162,3 +162,16 @@ def test_stats_of_more_variables_than_one_sqlite_compound_select_holds(store: Da
     assert [s.name for s in stats] == names
     assert [s.mean for s in stats] == pytest.approx(values.mean(axis=1).tolist(), rel=1e-12)
     assert [s.std for s in stats] == pytest.approx(values.std(axis=1, ddof=1).tolist(), rel=1e-9)
+
+
+@pytest.mark.parametrize("workers", [2, 3, 7])
+def test_stats_scanned_in_time_slices_match_one_scan(filled: DatabaseClient, workers: int) -> None:
+    with filled.engine.connect() as conn:
+        view = load_session(conn, 1)
+        whole = session_stats(conn, view, workers=1).variables
+        sliced = session_stats(conn, view, workers=workers).variables
+    assert [(s.name, s.count, s.minimum, s.maximum, s.first_ms, s.last_ms) for s in sliced] == [
+        (s.name, s.count, s.minimum, s.maximum, s.first_ms, s.last_ms) for s in whole
+    ]
+    assert [s.mean for s in sliced] == pytest.approx([s.mean for s in whole], rel=1e-12)
+    assert [s.std for s in sliced] == pytest.approx([s.std for s in whole], rel=1e-9)
