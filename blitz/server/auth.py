@@ -71,6 +71,8 @@ class TokenGate:
         address: str | None = None,
     ) -> None:
         """`token` None means the server needs no authentication; `throttle` is shared per server."""
+        if token is not None and not token.strip():
+            raise ValueError("the token must not be empty: nobody could log in")
         self._token = None if token is None else token.encode("utf-8")
         self._throttle = throttle if address is not None else None
         self._address = address

@@ -59,6 +59,12 @@ class ServerConfig:
     log_level: str = "info"
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
+    def __post_init__(self) -> None:
+        # Checked here, not only in validate(): a ServerConfig built in code must not
+        # carry a token that no AUTH line can match.
+        if self.token is not None and not self.token.strip():
+            raise ConfigError("token must not be empty")
+
     @property
     def listen(self) -> str:
         """The endpoint description of the control listener (tcp: or ssl:)."""
