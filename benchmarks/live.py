@@ -40,7 +40,7 @@ from blitz.data.redis_buffer import DatabaseServer
 from blitz.data.redis_process import EmbeddedRedis
 from blitz.simulator import resolve_board
 
-from benchmarks.ingest import (
+from benchmarks.ingest_stack import (
     FIRST_BOARD_ID,
     CpuWindow,
     ServerProcess,
