@@ -37,6 +37,23 @@ from blitz.server.live import DEFAULT_MAX_QUEUED_LINES, LiveFeed
 #: Received lines held while a command runs; above it the transport stops reading.
 DEFAULT_MAX_PENDING_LINES = 100
 
+#: Longest a command waits for the Logger before it is answered ERROR 504.
+DEFAULT_REPLY_DEADLINE_S = 60.0
+
+
+
+class ReplyDeadlinePassed(Exception):
+    """START, STOP, RESET or BOARD waited longer than the deadline for the Logger.
+
+    (AUTH waits on purpose and DOWNLOAD as long as the client reads slowly:
+    they have no deadline.)
+    """
+
+    def __init__(self, verb: str, seconds: float) -> None:
+        super().__init__(f"{verb} timed out after {seconds:g} s")
+        self.verb = verb
+        self.seconds = seconds
+
 Terminal = Union[str, Deferred[str]]
 
 
@@ -110,12 +127,15 @@ class ControlProtocol(LineOnlyReceiver):
         auth_max_delay_s: float = 30.0,
         throttle: AddressThrottle | None = None,
         peer: str | None = None,
+        reply_deadline_s: float = DEFAULT_REPLY_DEADLINE_S,
     ) -> None:
         self._logger = logger
         self._config = config
         self._clock = clock
         self._chunk_lines = chunk_lines
         self._max_pending_lines = max_pending_lines
+        self._reply_deadline_s = reply_deadline_s
+        self._deadline: Any = None  # the timer of the command waiting for the Logger
         self.MAX_LENGTH = config.max_line_bytes
         self.gate = TokenGate(config.token, clock, auth_delay_s, auth_max_delay_s, throttle, peer)
         self.live = LiveFeed(logger, self.sendLine, live_queue_lines)
@@ -143,6 +163,9 @@ class ControlProtocol(LineOnlyReceiver):
         self._closed = self._closing = True
         self._pending.clear()
         self.gate.cancel()
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
         self.live.turn_off()
         if self.download is not None:
             self.download.stop()
@@ -247,9 +270,41 @@ class ControlProtocol(LineOnlyReceiver):
         terminal = handler(command)
         return terminal if isinstance(terminal, Deferred) else succeed(terminal)
 
+    def _wait(self, waiting: Deferred[Any], verb: str) -> Deferred[Any]:
+        """The Logger's `waiting` outcome, or ReplyDeadlinePassed once the deadline passes.
+
+        Handlers add their callbacks (which may write data lines) after this,
+        so a late outcome writes nothing: it is dropped, a failure only logged.
+        """
+        if waiting.called:
+            return waiting
+        answer: Deferred[Any] = Deferred()
+
+        def expire() -> None:
+            self._deadline = None
+            self._log.warn("{verb} got no answer from the logger within {deadline} s",
+                           verb=verb, deadline=self._reply_deadline_s)
+            answer.errback(ReplyDeadlinePassed(verb, self._reply_deadline_s))
+
+        def done(outcome: Any) -> None:
+            if not answer.called:
+                if self._deadline is not None and self._deadline.active():
+                    self._deadline.cancel()
+                self._deadline = None
+                answer.callback(outcome) if not isinstance(outcome, Failure) else answer.errback(outcome)
+            elif isinstance(outcome, Failure):
+                self._log.info("{verb} failed after its deadline: {why}", verb=verb,
+                               why=outcome.getErrorMessage())
+
+        self._deadline = self._clock.callLater(self._reply_deadline_s, expire)
+        waiting.addBoth(done)
+        return answer
+
     def _failure_line(self, failure: Failure, parsed: list[c.Command]) -> str:
         error = failure.value
         assert error is not None
+        if isinstance(error, ReplyDeadlinePassed):
+            return f"ERROR 504 {error.verb} timed out after {error.seconds:g} s"
         if isinstance(error, c.CommandSyntaxError):
             if error.verb and error.verb not in c.PRE_AUTH_VERBS and not self.gate.authenticated:
                 return "ERROR 401 authentication required"
@@ -310,10 +365,10 @@ class ControlProtocol(LineOnlyReceiver):
         return f"INSESSION {session_id}" if session_id >= 0 else "NOSESSION"
 
     def _do_start(self, command: c.Start) -> Terminal:
-        return self._logger.start().addCallback(lambda session_id: f"ACK {session_id}")
+        return self._wait(self._logger.start(), "START").addCallback(lambda session_id: f"ACK {session_id}")
 
     def _do_stop(self, command: c.Stop) -> Terminal:
-        return self._logger.stop().addCallback(lambda session_id: f"ACK {session_id}")
+        return self._wait(self._logger.stop(), "STOP").addCallback(lambda session_id: f"ACK {session_id}")
 
     def _do_update(self, command: c.Update) -> Terminal:
         lines = self._logger.latest_lines()
@@ -345,7 +400,7 @@ class ControlProtocol(LineOnlyReceiver):
     def _do_reset(self, command: c.Reset) -> Terminal:
         if not self._config.allow_reset:
             return "ERROR 403 RESET is disabled"
-        return self._logger.reset().addCallback(lambda _: "ACK")
+        return self._wait(self._logger.reset(), "RESET").addCallback(lambda _: "ACK")
 
     def _do_boards(self, command: c.Boards) -> Terminal:
         boards = self._logger.boards()
@@ -359,7 +414,7 @@ class ControlProtocol(LineOnlyReceiver):
                 self._data(line)
             return "ACK"
 
-        return self._logger.board_command(command.board_id, command.line).addCallback(answered)
+        return self._wait(self._logger.board_command(command.board_id, command.line), "BOARD").addCallback(answered)
 
     def _do_status(self, command: c.Status) -> Terminal:
         report = json.dumps(asdict(self._logger.status()), default=str)
