@@ -83,7 +83,7 @@ def _boards_target() -> Callable[[bytes], None]:
         except BoardDefinitionError:
             return
         for board in boards:
-            line = f"{board.id:02x}a000000000" + "5a" * (board.payload_bits // 8)
+            line = f"{board.id:02x}a000000000" + "5" * (board.payload_bits // 4)
             board.decode(line)
 
     return one
