@@ -154,6 +154,11 @@ class ControlProtocol(LineOnlyReceiver):
 
     def connectionMade(self) -> None:
         self.transport.registerProducer(self, True)
+        # Replies and LIVE pushes are small writes: without TCP_NODELAY, Nagle's
+        # algorithm holds them back for tens of ms (the live p99 tail).
+        set_no_delay = getattr(self.transport, "setTcpNoDelay", None)
+        if set_no_delay is not None:
+            set_no_delay(True)
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         self._shut_down()

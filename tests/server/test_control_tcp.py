@@ -293,3 +293,22 @@ class ControlOverTLS(unittest.TestCase):
             server_endpoint(reactor, config)
         self.assertIn("Twisted[tls]", str(caught.exception))
 
+
+
+def test_the_control_port_turns_nagle_off_for_prompt_live_pushes() -> None:
+    """Small LIVE pushes must not wait for Nagle's algorithm (docs/performance.md, Live)."""
+    from twisted.internet.testing import StringTransport
+
+    from blitz.server.control_protocol import ControlFactory
+    from tests.server.test_control_fakes import FakeConfig, FakeLogger
+
+    class TcpTransport(StringTransport):
+        no_delay = False
+
+        def setTcpNoDelay(self, enabled: bool) -> None:
+            self.no_delay = enabled
+
+    protocol = ControlFactory(FakeLogger(), FakeConfig()).buildProtocol(None)
+    transport = TcpTransport()
+    protocol.makeConnection(transport)
+    assert transport.no_delay is True
