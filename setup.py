@@ -61,6 +61,8 @@ setup(
             # Browser tests drive Debian's chromium through chromedriver;
             # selenium never downloads a browser of its own here (SE_OFFLINE).
             "selenium>=4.20",
+            # coverage-guided fuzzing of the parsers (tests/reliability/test_fuzz_atheris.py)
+            "atheris>=2.3; platform_system == 'Linux'",
         ],
     },
     entry_points={"console_scripts": ["blitz = blitz.cli.main:main"]},
