@@ -137,8 +137,14 @@ class Peek:
         return int(self.one("SELECT count(*) FROM reading WHERE session_id = ?", session) or 0)
 
     def tables_exist(self) -> bool:
+        """True once the client has created every table these tests read.
+
+        The tables appear one by one while a client starts, so checking one of
+        them (it used to be `session`) races with a read of another (`cache`).
+        """
         try:
-            self.one("SELECT count(*) FROM session")
+            for table in ("session", "reading", "category", "cache"):
+                self.one(f"SELECT count(*) FROM {table}")
         except Exception:
             return False
         return True
