@@ -158,7 +158,7 @@ def run(options: argparse.Namespace, record: Recorder) -> None:
         raw_rate = _raw_sqlite_rate(workdir, messages, options.chunk)
         record.add("sqlite_readings_per_s", rate, "readings/s", ">= 400,000",
                    f"blitz download end to end, median of {repeat}")
-        record.add("sqlite_seconds", seconds, "s", "<= 12.5 for 1,000,000 messages")
+        record.add("sqlite_seconds", seconds, "s", f"<= {readings / 400_000:g}")
         record.add("raw_executemany_readings_per_s", raw_rate, "readings/s",
                    note="machine limit: plain sqlite3 executemany, same rows and schema")
         record.add("percent_of_raw", 100 * rate / raw_rate, "%", ">= 70")
