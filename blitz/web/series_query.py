@@ -4,7 +4,7 @@ A chart `width_px` wide never needs more than about two points per pixel, so a
 window holding more than `2 * width_px` readings is cut into at most
 `width_px` equal time buckets and each bucket is reduced to its min and max
 value (plus first/last time and count) by the database itself, walking the
-`(session_id, category_id, time_logged)` index.  Only a window with few
+`(session_id, category_id, time_logged, value)` index.  Only a window with few
 readings returns them as they are.
 
 A GROUP BY on a computed bucket makes SQLite and PostgreSQL sort every reading
