@@ -193,7 +193,8 @@ def basic_values(first: int, count: int) -> npt.NDArray[np.int64]:
     wave = 2048 + 1500 * np.sin(2 * np.pi * index / periods)
     mixers = np.array([2654435761, 2246822519, 3266489917, 668265263, 374761393], dtype=np.int64)
     noise = ((index * mixers) >> 7) % 81 - 40  # deterministic, roughly uniform in [-40, 40]
-    return np.clip(np.rint(wave + noise), 0, 4095).astype(np.int64)
+    values: npt.NDArray[np.int64] = np.clip(np.rint(wave + noise), 0, 4095).astype(np.int64)
+    return values
 
 
 def basic_lines(count: int, first: int = 0, step_ms: int = 10) -> list[bytes]:

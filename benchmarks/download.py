@@ -23,7 +23,7 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Generator, cast
 
 from benchmarks.common import (
     LoggerStack,
@@ -94,7 +94,8 @@ def naive_worker(payload: dict[str, Any]) -> dict[str, Any]:
     readings = 0
     began = time.perf_counter()
     with Client("127.0.0.1", int(payload["port"]), timeout=60) as client:
-        chunks = client.iter_download(int(payload["session"]), 0, CHUNK_MESSAGES)
+        chunks = cast(Generator[list[str], None, Any],  # iter_download returns a generator
+                      client.iter_download(int(payload["session"]), 0, CHUNK_MESSAGES))
         received = 0
         for lines in chunks:
             lines = lines[: wanted - received]
